@@ -1,0 +1,333 @@
+"""The one place that knows which array library is in use.
+
+``NN_BACKEND=numpy|cupy`` is read at import; :func:`set_backend` and :func:`use_backend`
+switch at run time. Everything else asks :func:`get_xp` (or, inside kernels, the arrays
+themselves via :func:`array_module`) and moves data with :func:`to_device` / :func:`to_numpy`.
+
+Besides ``numpy`` and ``cupy`` there is ``strict``: NumPy underneath, but its arrays refuse
+implicit conversion to NumPy (``np.asarray``, ``float()``, ``bool()``, printing) exactly as
+CuPy's do, and it counts host-to-device and device-to-host transfers. The test suite runs on it
+so that CPU-only CI catches what would break, or silently sync, on a GPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendError",
+    "StrictArray",
+    "array_module",
+    "get_backend",
+    "get_xp",
+    "set_backend",
+    "to_device",
+    "to_numpy",
+    "transfer_counts",
+    "use_backend",
+]
+
+BACKENDS = ("numpy", "cupy", "strict")
+
+
+class BackendError(RuntimeError):
+    """A backend was asked for that does not exist or cannot run here."""
+
+
+# --------------------------------------------------------------------------------------------
+# The strict stand-in: CuPy's boundary behaviour on top of NumPy.
+# --------------------------------------------------------------------------------------------
+
+_IMPLICIT = (
+    "Implicit conversion of a strict (device) array to NumPy is not allowed, as on CuPy; "
+    "use xpnn.to_numpy(x) to copy it to the host explicitly."
+)
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.h2d = 0
+        self.d2h = 0
+
+
+_counts = _Counts()
+
+
+def _unwrap(x: Any) -> Any:
+    if isinstance(x, StrictArray):
+        return x._a
+    if isinstance(x, tuple):
+        return tuple(_unwrap(v) for v in x)
+    if isinstance(x, list):
+        return [_unwrap(v) for v in x]
+    if isinstance(x, np.ndarray) and x.ndim > 0:
+        # CuPy rejects host arrays in device operations ("Unsupported type").
+        raise TypeError(
+            "A NumPy array was passed to a strict (device) operation; CuPy would reject it. "
+            "Move it with xpnn.to_device() first."
+        )
+    return x
+
+
+def _wrap(x: Any) -> Any:
+    if isinstance(x, np.ndarray | np.generic):
+        return StrictArray(np.asarray(x))
+    if isinstance(x, tuple):
+        return tuple(_wrap(v) for v in x)
+    if isinstance(x, list):
+        return [_wrap(v) for v in x]
+    return x
+
+
+class StrictArray(np.lib.mixins.NDArrayOperatorsMixin):
+    """A NumPy array that behaves like a CuPy array at the host boundary."""
+
+    __slots__ = ("_a",)
+    __array_priority__ = 100
+
+    def __init__(self, a: np.ndarray) -> None:
+        self._a = a
+
+    # The boundary: every implicit route to the host raises, as on CuPy.
+    def __array__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise TypeError(_IMPLICIT)
+
+    def __float__(self) -> float:
+        raise TypeError(_IMPLICIT)
+
+    def __int__(self) -> int:
+        raise TypeError(_IMPLICIT)
+
+    def __index__(self) -> int:
+        raise TypeError(_IMPLICIT)
+
+    def __bool__(self) -> bool:
+        raise TypeError(_IMPLICIT)
+
+    def __repr__(self) -> str:
+        raise TypeError(_IMPLICIT)
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        raise TypeError(_IMPLICIT)
+
+    def item(self) -> Any:
+        raise TypeError(_IMPLICIT)
+
+    def tolist(self) -> Any:
+        raise TypeError(_IMPLICIT)
+
+    # Device-side behaviour: NumPy underneath, results stay strict.
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if "out" in kwargs:
+            kwargs["out"] = _unwrap(kwargs["out"])
+        result = getattr(ufunc, method)(*_unwrap(inputs), **kwargs)
+        return _wrap(result)
+
+    def __array_function__(self, func: Any, types_: Any, args: Any, kwargs: Any) -> Any:
+        return _wrap(func(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()}))
+
+    def __getitem__(self, key: Any) -> Any:
+        return _wrap(self._a[_unwrap(key)])
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._a[_unwrap(key)] = _unwrap(value)
+
+    def __len__(self) -> int:
+        return len(self._a)
+
+    def __iter__(self) -> Iterator[Any]:
+        return (_wrap(row) for row in self._a)
+
+    @property
+    def T(self) -> StrictArray:  # noqa: N802 - NumPy's name
+        return StrictArray(self._a.T)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_a":  # not yet set (copy/pickle protocols probe before __init__)
+            raise AttributeError(name)
+        attr = getattr(self._a, name)
+        if not callable(attr):
+            return _wrap(attr) if isinstance(attr, np.ndarray) else attr
+
+        def method(*args: Any, **kwargs: Any) -> Any:
+            kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
+            return _wrap(attr(*_unwrap(args), **kwargs))
+
+        return method
+
+
+class _StrictNamespace(types.ModuleType):
+    """``xp`` for the strict backend: NumPy's functions, taking and giving strict arrays."""
+
+    ndarray = StrictArray
+
+    def asarray(self, a: Any, dtype: Any = None) -> StrictArray:
+        if isinstance(a, StrictArray):
+            return StrictArray(np.asarray(a._a, dtype=dtype))
+        _counts.h2d += 1  # like cupy.asarray(host_array): a host-to-device copy
+        return StrictArray(np.array(a, dtype=dtype))
+
+    array = asarray
+
+    def asnumpy(self, a: Any) -> np.ndarray:
+        if isinstance(a, StrictArray):
+            _counts.d2h += 1
+            return a._a.copy()
+        return np.asarray(a)
+
+    def get_array_module(self, *args: Any) -> types.ModuleType:
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(np, name)
+        if isinstance(attr, type) or not callable(attr):
+            return attr
+
+        def function(*args: Any, **kwargs: Any) -> Any:
+            kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
+            return _wrap(attr(*_unwrap(args), **kwargs))
+
+        return function
+
+
+strict = _StrictNamespace("xpnn.strict")
+
+
+# --------------------------------------------------------------------------------------------
+# Selection
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The active backend: its ``name`` and its array module ``xp``."""
+
+    name: str
+    xp: Any
+
+    def __repr__(self) -> str:
+        return f"Backend(name={self.name!r})"
+
+
+def _load(name: str) -> Backend:
+    if not isinstance(name, str) or name.lower() not in BACKENDS:
+        raise BackendError(
+            f"Unknown backend {name!r}: expected one of {', '.join(BACKENDS)} "
+            "(set NN_BACKEND or call xpnn.set_backend)."
+        )
+    name = name.lower()
+    if name == "numpy":
+        return Backend("numpy", np)
+    if name == "strict":
+        return Backend("strict", strict)
+    try:
+        import cupy
+    except ImportError as exc:
+        raise BackendError(
+            "The cupy backend needs CuPy, which is not installed: "
+            "pip install 'xpnn[cuda12]' (CUDA 12) or 'xpnn[cuda13]' (CUDA 13)."
+        ) from exc
+    try:
+        available = cupy.cuda.is_available()
+    except Exception:  # older CuPy may raise instead of answering False
+        available = False
+    if not available:
+        raise BackendError(
+            "The cupy backend needs a CUDA GPU, and none is visible "
+            "(check nvidia-smi and CUDA_VISIBLE_DEVICES), or use NN_BACKEND=numpy."
+        )
+    return Backend("cupy", cupy)
+
+
+_active: Backend = _load(os.environ.get("NN_BACKEND", "numpy") or "numpy")
+
+
+def get_backend() -> Backend:
+    """Return the active backend (``.name`` and array module ``.xp``)."""
+    return _active
+
+
+def get_xp() -> Any:
+    """Return the active array module (``numpy``, ``cupy`` or the strict stand-in)."""
+    return _active.xp
+
+
+def set_backend(name: str) -> Backend:
+    """Switch the active backend to ``name`` (``"numpy"``, ``"cupy"`` or ``"strict"``).
+
+    Models keep the arrays they already hold; build new ones (or ``load_model``) after switching.
+    """
+    global _active
+    _active = _load(name)
+    return _active
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[Backend]:
+    """Context manager: run a block on backend ``name``, then restore the previous one."""
+    global _active
+    previous = _active
+    _active = _load(name)
+    try:
+        yield _active
+    finally:
+        _active = previous
+
+
+# --------------------------------------------------------------------------------------------
+# Arrays and transfers
+# --------------------------------------------------------------------------------------------
+
+
+def array_module(*arrays: Any) -> Any:
+    """The array module the given arrays belong to (kernels ask this, never the global)."""
+    for a in arrays:
+        if isinstance(a, StrictArray):
+            return strict
+        if type(a).__module__.startswith("cupy"):
+            import cupy
+
+            return cupy
+    return np
+
+
+def to_device(x: Any, dtype: Any = None) -> Any:
+    """Copy host data (lists, NumPy arrays) to the active backend; device arrays pass through."""
+    xp = _active.xp
+    if isinstance(x, StrictArray) or type(x).__module__.startswith("cupy"):
+        if array_module(x) is not xp:
+            raise BackendError(
+                f"Array belongs to another backend than the active one ({_active.name})."
+            )
+        return x if dtype is None or x.dtype == dtype else x.astype(dtype)
+    return xp.asarray(np.asarray(x), dtype=dtype)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Copy an array of any backend to a NumPy array on the host (the explicit transfer)."""
+    if isinstance(x, StrictArray):
+        return strict.asnumpy(x)
+    if type(x).__module__.startswith("cupy"):
+        import cupy
+
+        return cupy.asnumpy(x)
+    return np.asarray(x)
+
+
+def transfer_counts(reset: bool = False) -> dict[str, int]:
+    """Host-to-device and device-to-host copies made on the strict backend so far."""
+    counts = {"h2d": _counts.h2d, "d2h": _counts.d2h}
+    if reset:
+        _counts.h2d = _counts.d2h = 0
+    return counts

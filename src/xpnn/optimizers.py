@@ -1,0 +1,207 @@
+"""Optimizers as state plus one in-place update over a flat parameter buffer.
+
+The model keeps every weight and bias in one contiguous array (per-layer views into it), and
+the gradients likewise, so a step is a few whole-buffer passes, not one small pass per layer.
+The update rules are Keras's (``keras/src/optimizers/{sgd,adam}.py``), written once here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .backend import array_module, to_device, to_numpy
+
+__all__ = ["Optimizer", "SGD", "Adam", "get", "from_config"]
+
+
+def _check_rate(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise TypeError(f"{name} must be a positive number, received {value!r}.")
+    if not math.isfinite(float(value)) or float(value) <= 0:
+        raise ValueError(f"{name} must be a positive finite number, received {value!r}.")
+    return float(value)
+
+
+def _check_unit(value: Any, name: str, closed: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise TypeError(f"{name} must be a number in [0, 1), received {value!r}.")
+    v = float(value)
+    if not (0.0 <= v < 1.0 or (closed and v == 1.0)):
+        raise ValueError(f"{name} must be in [0, {'1]' if closed else '1)'}, received {value!r}.")
+    return v
+
+
+class Optimizer:
+    """Base class: ``build(params)`` allocates state like ``params``; ``step(params, grads)``
+    updates ``params`` in place. ``iterations`` counts the steps taken."""
+
+    name = "optimizer"
+    _slots: tuple[str, ...] = ()
+
+    def __init__(self, learning_rate: float) -> None:
+        self.learning_rate = _check_rate(learning_rate, "learning_rate")
+        self.iterations = 0
+        self.state: dict[str, Any] = {}
+        self._scratch: Any = None
+
+    def build(self, params: Any) -> None:
+        """Allocate the state (zeros shaped like the flat ``params``) on its backend."""
+        xp = array_module(params)
+        self.state = {slot: xp.zeros_like(params) for slot in self._slots}
+        self._scratch = xp.empty_like(params)
+
+    def step(self, params: Any, grads: Any) -> None:
+        """Apply one update to ``params`` in place from ``grads`` (same shape)."""
+        if self._scratch is None or self._scratch.shape != params.shape:
+            self.build(params)
+        self.iterations += 1
+        self._update(params, grads)
+
+    def _update(self, params: Any, grads: Any) -> None:
+        raise NotImplementedError
+
+    # -- saving ---------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "learning_rate": self.learning_rate}
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """The state as host arrays, plus ``iterations``, for saving."""
+        out = {k: to_numpy(v) for k, v in self.state.items()}
+        out["iterations"] = np.array(self.iterations, dtype=np.int64)
+        return out
+
+    def set_state(self, state: dict[str, np.ndarray], like: Any) -> None:
+        """Restore ``get_state()``'s arrays onto the backend of ``like`` (the flat params)."""
+        self.build(like)
+        for slot in self._slots:
+            value = np.asarray(state[slot])
+            if value.shape != tuple(like.shape):
+                raise ValueError(
+                    f"Optimizer slot {slot!r} has shape {value.shape}, expected {tuple(like.shape)}."
+                )
+            self.state[slot][...] = to_device(value, dtype=like.dtype)
+        self.iterations = int(state["iterations"])
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum, as Keras:
+
+    ``velocity = momentum * velocity - lr * g``; ``w += velocity``
+    (Nesterov: ``w += momentum * velocity - lr * g``). Without momentum, ``w -= lr * g``.
+    """
+
+    name = "sgd"
+
+    def __init__(
+        self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False
+    ) -> None:
+        super().__init__(learning_rate)
+        self.momentum = _check_unit(momentum, "momentum", closed=True)
+        self.nesterov = bool(nesterov)
+        self._slots = ("velocity",) if self.momentum > 0 else ()
+
+    def _update(self, w: Any, g: Any) -> None:
+        xp = array_module(w)
+        lr_g = xp.multiply(g, self.learning_rate, out=self._scratch)
+        if not self._slots:
+            w -= lr_g
+            return
+        v = self.state["velocity"]
+        v *= self.momentum
+        v -= lr_g
+        if self.nesterov:
+            w -= lr_g
+            lr_g = xp.multiply(v, self.momentum, out=self._scratch)
+            w += lr_g
+        else:
+            w += v
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam with Keras's form and defaults (t counts from 1):
+
+    ``m += (g - m)(1 - beta_1)``; ``v += (g^2 - v)(1 - beta_2)``;
+    ``alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t)``; ``w -= alpha m / (sqrt(v) + epsilon)``.
+    """
+
+    name = "adam"
+    _slots = ("m", "v")
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+    ) -> None:
+        super().__init__(learning_rate)
+        self.beta_1 = _check_unit(beta_1, "beta_1")
+        self.beta_2 = _check_unit(beta_2, "beta_2")
+        if isinstance(epsilon, bool) or not isinstance(epsilon, int | float | np.number):
+            raise TypeError(f"epsilon must be a non-negative number, received {epsilon!r}.")
+        if not float(epsilon) >= 0:
+            raise ValueError(f"epsilon must be a non-negative number, received {epsilon!r}.")
+        self.epsilon = float(epsilon)
+
+    def step_size(self) -> float:
+        """``alpha_t``, the bias-corrected learning rate of the current step ``t``."""
+        t = self.iterations
+        return self.learning_rate * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
+
+    def _update(self, w: Any, g: Any) -> None:
+        xp = array_module(w)
+        m, v, tmp = self.state["m"], self.state["v"], self._scratch
+        xp.subtract(g, m, out=tmp)
+        tmp *= 1.0 - self.beta_1
+        m += tmp  # m += (g - m)(1 - beta_1)
+        xp.multiply(g, g, out=tmp)
+        tmp -= v
+        tmp *= 1.0 - self.beta_2
+        v += tmp  # v += (g^2 - v)(1 - beta_2)
+        xp.sqrt(v, out=tmp)
+        tmp += self.epsilon
+        xp.divide(m, tmp, out=tmp)
+        tmp *= self.step_size()
+        w -= tmp  # w -= alpha m / (sqrt(v) + eps)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
+
+
+_REGISTRY: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
+
+
+def get(identifier: str | Optimizer) -> Optimizer:
+    """Resolve an optimizer from ``"sgd"``/``"adam"`` (Keras's defaults) or an instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _REGISTRY:
+        return _REGISTRY[identifier.lower()]()
+    raise ValueError(
+        f"Unknown optimizer {identifier!r}: expected an Optimizer or one of "
+        f"{', '.join(sorted(_REGISTRY))}."
+    )
+
+
+def from_config(config: dict[str, Any]) -> Optimizer:
+    """Rebuild an optimizer from ``get_config()``'s dictionary."""
+    config = dict(config)
+    cls = _REGISTRY.get(str(config.pop("name", "")))
+    if cls is None:
+        raise ValueError(f"Unknown optimizer in config: {config!r}.")
+    return cls(**config)
