@@ -1,6 +1,9 @@
-"""xpnn: dense feed-forward neural networks on NumPy (CPU) or CuPy (GPU), chosen at run time."""
+"""xpnn: dense feed-forward neural networks on NumPy (CPU) or CuPy (GPU), chosen at run time.
 
-from . import activations, kernels, losses, optimizers
+``NN_BACKEND=cupy python train.py`` trains on the GPU with no change to the code.
+"""
+
+from . import activations, callbacks, initializers, kernels, layers, losses, metrics, optimizers
 from .backend import (
     Backend,
     BackendError,
@@ -12,19 +15,39 @@ from .backend import (
     transfer_counts,
     use_backend,
 )
+from .callbacks import Callback, EarlyStopping, History, LambdaCallback
+from .gradcheck import gradcheck
+from .layers import Dense, Input
+from .model import Sequential, set_random_seed
+from .saving import load_model, save_model
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Backend",
     "BackendError",
+    "Callback",
+    "Dense",
+    "EarlyStopping",
+    "History",
+    "Input",
+    "LambdaCallback",
+    "Sequential",
     "activations",
+    "callbacks",
     "get_backend",
     "get_xp",
+    "gradcheck",
+    "initializers",
     "kernels",
+    "layers",
+    "load_model",
     "losses",
+    "metrics",
     "optimizers",
+    "save_model",
     "set_backend",
+    "set_random_seed",
     "to_device",
     "to_numpy",
     "transfer_counts",

@@ -356,7 +356,9 @@ def get(identifier: str | Loss) -> Loss:
         return identifier()
     if isinstance(identifier, str) and identifier.lower() in _REGISTRY:
         return _REGISTRY[identifier.lower()]()
-    raise ValueError(f"Unknown loss {identifier!r}: expected a Loss or one of {', '.join(names())}.")
+    raise ValueError(
+        f"Unknown loss {identifier!r}: expected a Loss or one of {', '.join(names())}."
+    )
 
 
 def from_config(config: dict[str, Any]) -> Loss:

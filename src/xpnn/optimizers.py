@@ -14,7 +14,7 @@ import numpy as np
 
 from .backend import array_module, to_device, to_numpy
 
-__all__ = ["Optimizer", "SGD", "Adam", "get", "from_config"]
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "get", "from_config"]
 
 
 def _check_rate(value: Any, name: str) -> float:
@@ -32,6 +32,14 @@ def _check_unit(value: Any, name: str, closed: bool = False) -> float:
     if not (0.0 <= v < 1.0 or (closed and v == 1.0)):
         raise ValueError(f"{name} must be in [0, {'1]' if closed else '1)'}, received {value!r}.")
     return v
+
+
+def _check_epsilon(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise TypeError(f"epsilon must be a non-negative number, received {value!r}.")
+    if not float(value) >= 0:
+        raise ValueError(f"epsilon must be a non-negative number, received {value!r}.")
+    return float(value)
 
 
 class Optimizer:
@@ -80,7 +88,8 @@ class Optimizer:
             value = np.asarray(state[slot])
             if value.shape != tuple(like.shape):
                 raise ValueError(
-                    f"Optimizer slot {slot!r} has shape {value.shape}, expected {tuple(like.shape)}."
+                    f"Optimizer slot {slot!r} has shape {value.shape}, "
+                    f"expected {tuple(like.shape)}."
                 )
             self.state[slot][...] = to_device(value, dtype=like.dtype)
         self.iterations = int(state["iterations"])
@@ -147,11 +156,7 @@ class Adam(Optimizer):
         super().__init__(learning_rate)
         self.beta_1 = _check_unit(beta_1, "beta_1")
         self.beta_2 = _check_unit(beta_2, "beta_2")
-        if isinstance(epsilon, bool) or not isinstance(epsilon, int | float | np.number):
-            raise TypeError(f"epsilon must be a non-negative number, received {epsilon!r}.")
-        if not float(epsilon) >= 0:
-            raise ValueError(f"epsilon must be a non-negative number, received {epsilon!r}.")
-        self.epsilon = float(epsilon)
+        self.epsilon = _check_epsilon(epsilon)
 
     def step_size(self) -> float:
         """``alpha_t``, the bias-corrected learning rate of the current step ``t``."""
@@ -183,11 +188,42 @@ class Adam(Optimizer):
         }
 
 
-_REGISTRY: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
+class RMSprop(Optimizer):
+    """RMSprop as Keras (its default optimizer):
+    ``v = rho v + (1 - rho) g^2``; ``w -= lr g / sqrt(v + epsilon)`` (epsilon inside the root).
+    """
+
+    name = "rmsprop"
+    _slots = ("v",)
+
+    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, epsilon: float = 1e-7):
+        super().__init__(learning_rate)
+        self.rho = _check_unit(rho, "rho")
+        self.epsilon = _check_epsilon(epsilon)
+
+    def _update(self, w: Any, g: Any) -> None:
+        xp = array_module(w)
+        v, tmp = self.state["v"], self._scratch
+        v *= self.rho
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1.0 - self.rho
+        v += tmp
+        xp.add(v, self.epsilon, out=tmp)
+        xp.sqrt(tmp, out=tmp)
+        xp.divide(g, tmp, out=tmp)
+        tmp *= self.learning_rate
+        w -= tmp
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+_REGISTRY: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 
 def get(identifier: str | Optimizer) -> Optimizer:
-    """Resolve an optimizer from ``"sgd"``/``"adam"`` (Keras's defaults) or an instance."""
+    """Resolve an optimizer from ``"sgd"``, ``"adam"``, ``"rmsprop"`` (Keras's defaults) or an
+    instance."""
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _REGISTRY:
