@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .activations import Activation, sigmoid, softmax
+from . import fused_cpu
 from .backend import array_module
 
 __all__ = [
@@ -73,6 +74,12 @@ class Loss:
     ) -> Any | None:
         """dL/dz of the output layer when the activation + loss pair collapses, else None."""
         return None
+
+    def value_and_delta(
+        self, y_true: Any, a: Any, activation: Activation, out: Any = None
+    ) -> tuple[Any, Any | None]:
+        """``value`` and ``output_delta`` together (one pass where a fused kernel exists)."""
+        return self.value(y_true, a), self.output_delta(y_true, a, activation, out)
 
     def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...]) -> Any:
         """Check ``y_true`` against the output and return it in the layout the loss uses.
@@ -156,6 +163,16 @@ class BinaryCrossentropy(Loss):
             g = xp.multiply((q - y) / (q * (1.0 - q)), inside, out=out)
         g /= n
         return g
+
+    def value_and_delta(
+        self, y_true: Any, a: Any, activation: Activation, out: Any = None
+    ) -> tuple[Any, Any | None]:
+        if out is not None and fused_cpu.accepts(y_true, a, out):
+            if self.from_logits and activation.name == "linear":
+                return fused_cpu.bce_logits(a, y_true, out), out
+            if not self.from_logits and activation.name == "sigmoid":
+                return fused_cpu.bce_sigmoid(a, y_true, out, EPSILON), out
+        return super().value_and_delta(y_true, a, activation, out)
 
     def output_delta(
         self, y_true: Any, a: Any, activation: Activation, out: Any = None
@@ -311,6 +328,16 @@ class SparseCategoricalCrossentropy(_CategoricalBase):
                 f"sparse_categorical_crossentropy labels must be integers, received {y.dtype}."
             )
         return y
+
+    def value_and_delta(
+        self, y_true: Any, a: Any, activation: Activation, out: Any = None
+    ) -> tuple[Any, Any | None]:
+        if out is not None and fused_cpu.accepts(y_true, a, out):
+            if self.from_logits and activation.name == "linear":
+                return fused_cpu.softmax_ce_sparse(a, y_true, out, True, EPSILON), out
+            if not self.from_logits and activation.name == "softmax":
+                return fused_cpu.softmax_ce_sparse(a, y_true, out, False, EPSILON), out
+        return super().value_and_delta(y_true, a, activation, out)
 
     def _onehot_like(self, y: Any, p: Any) -> Any:
         xp = array_module(p)

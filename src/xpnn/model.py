@@ -311,13 +311,12 @@ class Sequential:
             _, a = self._forward_kernel(layer)(
                 a, layer.kernel, layer.bias, layer.activation, out=(z_buf, a_buf)
             )  # (batch, units)
-        loss = self.loss.value(ws.y, a)
         sums = [m.batch_sum(ws.y, a) for m in self.metrics]
 
         # dL/dz of the output layer in one step where the pair allows (see losses.py);
         # otherwise dL/da, chained through the output activation by the kernel.
         last = self.layers[-1]
-        delta = self.loss.output_delta(ws.y, a, last.activation, out=ws.delta[-1])
+        loss, delta = self.loss.value_and_delta(ws.y, a, last.activation, out=ws.delta[-1])
         activation = linear
         if delta is None:
             delta = self.loss.gradient(ws.y, a, out=ws.delta[-1])

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from . import fused_cpu
 from .backend import array_module, to_device, to_numpy
 
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "get", "from_config"]
@@ -164,8 +165,13 @@ class Adam(Optimizer):
         return self.learning_rate * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
 
     def _update(self, w: Any, g: Any) -> None:
-        xp = array_module(w)
         m, v, tmp = self.state["m"], self.state["v"], self._scratch
+        if fused_cpu.accepts(w, g, m, v):  # the same update in one pass (numba)
+            t = w.dtype.type
+            c1, c2 = t(1.0 - self.beta_1), t(1.0 - self.beta_2)
+            fused_cpu.adam_update(w, g, m, v, c1, c2, t(self.step_size()), t(self.epsilon))
+            return
+        xp = array_module(w)
         xp.subtract(g, m, out=tmp)
         tmp *= 1.0 - self.beta_1
         m += tmp  # m += (g - m)(1 - beta_1)
