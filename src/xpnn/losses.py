@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .activations import Activation, sigmoid, softmax
 from . import fused_cpu
+from .activations import Activation, sigmoid, softmax
 from .backend import array_module
 
 __all__ = [
