@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import fused_cpu
+from . import fused
 from .backend import array_module
 
 __all__ = ["Activation", "get", "names", "sigmoid", "relu", "linear", "tanh", "softmax"]
@@ -35,8 +35,8 @@ class Activation:
 
 # -- sigmoid: a = 1 / (1 + e^-z), g' = a (1 - a) ---------------------------------------------
 def _sigmoid(z: Any, out: Any = None) -> Any:
-    if out is not None and fused_cpu.accepts(z, out):
-        return fused_cpu.sigmoid_forward(z, out)
+    if out is not None and (kernels := fused.pick(z, out)):
+        return kernels.sigmoid_forward(z, out)
     xp = array_module(z)
     # exp(-|z|) never overflows; for z < 0 use e^z / (1 + e^z), exact where 1/(1+e^-z) is not.
     e = xp.exp(-xp.abs(z))
@@ -48,8 +48,8 @@ def _sigmoid_derivative(z: Any, a: Any) -> Any:
 
 
 def _sigmoid_backward(delta_a: Any, z: Any, a: Any, out: Any = None) -> Any:
-    if out is delta_a and fused_cpu.accepts(delta_a, a):
-        return fused_cpu.sigmoid_backward_inplace(delta_a, a)
+    if out is delta_a and (kernels := fused.pick(delta_a, a)):
+        return kernels.sigmoid_backward_inplace(delta_a, a)
     xp = array_module(delta_a)
     out = xp.multiply(delta_a, a, out=out)
     out -= out * a  # delta * a * (1 - a), written as delta*a - delta*a*a to reuse out
@@ -66,8 +66,8 @@ def _relu_derivative(z: Any, a: Any) -> Any:
 
 
 def _relu_backward(delta_a: Any, z: Any, a: Any, out: Any = None) -> Any:
-    if out is delta_a and fused_cpu.accepts(delta_a, z):
-        return fused_cpu.relu_backward_inplace(delta_a, z)
+    if out is delta_a and (kernels := fused.pick(delta_a, z)):
+        return kernels.relu_backward_inplace(delta_a, z)
     xp = array_module(delta_a)
     return xp.multiply(delta_a, z > 0, out=out)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from . import fused_cpu
+from . import fused
 from .activations import Activation, sigmoid, softmax
 from .backend import array_module
 
@@ -167,11 +167,11 @@ class BinaryCrossentropy(Loss):
     def value_and_delta(
         self, y_true: Any, a: Any, activation: Activation, out: Any = None
     ) -> tuple[Any, Any | None]:
-        if out is not None and fused_cpu.accepts(y_true, a, out):
+        if out is not None and fused.cpu.accepts(y_true, a, out):
             if self.from_logits and activation.name == "linear":
-                return fused_cpu.bce_logits(a, y_true, out), out
+                return fused.cpu.bce_logits(a, y_true, out), out
             if not self.from_logits and activation.name == "sigmoid":
-                return fused_cpu.bce_sigmoid(a, y_true, out, EPSILON), out
+                return fused.cpu.bce_sigmoid(a, y_true, out, EPSILON), out
         return super().value_and_delta(y_true, a, activation, out)
 
     def output_delta(
@@ -332,11 +332,11 @@ class SparseCategoricalCrossentropy(_CategoricalBase):
     def value_and_delta(
         self, y_true: Any, a: Any, activation: Activation, out: Any = None
     ) -> tuple[Any, Any | None]:
-        if out is not None and fused_cpu.accepts(y_true, a, out):
+        if out is not None and fused.cpu.accepts(y_true, a, out):
             if self.from_logits and activation.name == "linear":
-                return fused_cpu.softmax_ce_sparse(a, y_true, out, True, EPSILON), out
+                return fused.cpu.softmax_ce_sparse(a, y_true, out, True, EPSILON), out
             if not self.from_logits and activation.name == "softmax":
-                return fused_cpu.softmax_ce_sparse(a, y_true, out, False, EPSILON), out
+                return fused.cpu.softmax_ce_sparse(a, y_true, out, False, EPSILON), out
         return super().value_and_delta(y_true, a, activation, out)
 
     def _onehot_like(self, y: Any, p: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import fused_cpu
+from . import fused
 from .backend import array_module, to_device, to_numpy
 
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "get", "from_config"]
@@ -166,10 +166,11 @@ class Adam(Optimizer):
 
     def _update(self, w: Any, g: Any) -> None:
         m, v, tmp = self.state["m"], self.state["v"], self._scratch
-        if fused_cpu.accepts(w, g, m, v):  # the same update in one pass (numba)
+        kernels = fused.pick(w, g, m, v)
+        if kernels is not None:  # the same update in one pass (numba or one CUDA kernel)
             t = w.dtype.type
             c1, c2 = t(1.0 - self.beta_1), t(1.0 - self.beta_2)
-            fused_cpu.adam_update(w, g, m, v, c1, c2, t(self.step_size()), t(self.epsilon))
+            kernels.adam_update(w, g, m, v, c1, c2, t(self.step_size()), t(self.epsilon))
             return
         xp = array_module(w)
         xp.subtract(g, m, out=tmp)
