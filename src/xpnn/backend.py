@@ -293,9 +293,12 @@ def use_backend(name: str) -> Iterator[Backend]:
 def array_module(*arrays: Any) -> Any:
     """The array module the given arrays belong to (kernels ask this, never the global)."""
     for a in arrays:
-        if isinstance(a, StrictArray):
+        kind = type(a)
+        if kind is np.ndarray:  # the common case first: this sits in the hot loop
+            continue
+        if kind is StrictArray:
             return strict
-        if type(a).__module__.startswith("cupy"):
+        if kind.__module__.startswith("cupy"):
             import cupy
 
             return cupy

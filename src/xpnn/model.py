@@ -242,7 +242,9 @@ class Sequential:
             )
         if arr.shape[0] == 0:
             raise ValueError(f"{where}() received empty data: x has 0 samples.")
-        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        # A sum is finite only if every entry is (NaN and inf propagate): one cheap pass,
+        # and the full search runs only when it is not (which may also be an overflow).
+        if arr.dtype.kind == "f" and not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
             bad = np.argwhere(~np.isfinite(arr))[0]
             raise ValueError(
                 f"{where}() input x contains NaN or infinity (first at row {bad[0]}, "

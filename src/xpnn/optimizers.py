@@ -54,20 +54,28 @@ class Optimizer:
         self.learning_rate = _check_rate(learning_rate, "learning_rate")
         self.iterations = 0
         self.state: dict[str, Any] = {}
-        self._scratch: Any = None
+        self._shape: tuple[int, ...] | None = None
+        self._tmp: Any = None
 
     def build(self, params: Any) -> None:
         """Allocate the state (zeros shaped like the flat ``params``) on its backend."""
         xp = array_module(params)
         self.state = {slot: xp.zeros_like(params) for slot in self._slots}
-        self._scratch = xp.empty_like(params)
+        self._shape = tuple(params.shape)
+        self._tmp = None
 
     def step(self, params: Any, grads: Any) -> None:
         """Apply one update to ``params`` in place from ``grads`` (same shape)."""
-        if self._scratch is None or self._scratch.shape != params.shape:
+        if self._shape != tuple(params.shape):
             self.build(params)
         self.iterations += 1
         self._update(params, grads)
+
+    def _scratch(self, like: Any) -> Any:
+        """A work buffer for the multi-pass array code (the fused kernels need none)."""
+        if self._tmp is None:
+            self._tmp = array_module(like).empty_like(like)
+        return self._tmp
 
     def _update(self, params: Any, grads: Any) -> None:
         raise NotImplementedError
@@ -119,7 +127,7 @@ class SGD(Optimizer):
 
     def _update(self, w: Any, g: Any) -> None:
         xp = array_module(w)
-        lr_g = xp.multiply(g, self.learning_rate, out=self._scratch)
+        lr_g = xp.multiply(g, self.learning_rate, out=self._scratch(w))
         if not self._slots:
             w -= lr_g
             return
@@ -128,7 +136,7 @@ class SGD(Optimizer):
         v -= lr_g
         if self.nesterov:
             w -= lr_g
-            lr_g = xp.multiply(v, self.momentum, out=self._scratch)
+            lr_g = xp.multiply(v, self.momentum, out=self._scratch(w))
             w += lr_g
         else:
             w += v
@@ -165,14 +173,14 @@ class Adam(Optimizer):
         return self.learning_rate * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
 
     def _update(self, w: Any, g: Any) -> None:
-        m, v, tmp = self.state["m"], self.state["v"], self._scratch
+        m, v = self.state["m"], self.state["v"]
         kernels = fused.pick(w, g, m, v)
         if kernels is not None:  # the same update in one pass (numba or one CUDA kernel)
             t = w.dtype.type
             c1, c2 = t(1.0 - self.beta_1), t(1.0 - self.beta_2)
             kernels.adam_update(w, g, m, v, c1, c2, t(self.step_size()), t(self.epsilon))
             return
-        xp = array_module(w)
+        xp, tmp = array_module(w), self._scratch(w)
         xp.subtract(g, m, out=tmp)
         tmp *= 1.0 - self.beta_1
         m += tmp  # m += (g - m)(1 - beta_1)
@@ -210,7 +218,7 @@ class RMSprop(Optimizer):
 
     def _update(self, w: Any, g: Any) -> None:
         xp = array_module(w)
-        v, tmp = self.state["v"], self._scratch
+        v, tmp = self.state["v"], self._scratch(w)
         v *= self.rho
         xp.multiply(g, g, out=tmp)
         tmp *= 1.0 - self.rho

@@ -35,12 +35,7 @@ __all__ = ["ENABLED", "accepts"]
 
 def accepts(*arrays: Any) -> bool:
     """True when the fused kernels can take these arrays (NumPy, C-contiguous, float)."""
-    if not ENABLED:
-        return False
-    for a in arrays:
-        if type(a) is not np.ndarray or not a.flags.c_contiguous:
-            return False
-    return True
+    return ENABLED and all(type(a) is np.ndarray and a.flags.c_contiguous for a in arrays)
 
 
 if ENABLED:
@@ -73,6 +68,14 @@ if ENABLED:
             if zf[i] <= 0:
                 df[i] = 0
         return delta
+
+    @_jit
+    def column_sums(dz, out):  # noqa: ANN001, ANN202
+        out[:] = 0
+        for r in range(dz.shape[0]):
+            for c in range(dz.shape[1]):
+                out[c] += dz[r, c]
+        return out
 
     # -- output layer: loss value and dL/dz in one pass --------------------------------------
     @_jit
