@@ -91,8 +91,12 @@ def test_training_with_and_without_fused_kernels_agrees(plain) -> None:
 
     def run() -> tuple[dict, list]:
         model = xpnn.Sequential(
-            [xpnn.Input((20,)), xpnn.Dense(16, "relu"), xpnn.Dense(8, "sigmoid"),
-             xpnn.Dense(1, "sigmoid")],
+            [
+                xpnn.Input((20,)),
+                xpnn.Dense(16, "relu"),
+                xpnn.Dense(8, "sigmoid"),
+                xpnn.Dense(1, "sigmoid"),
+            ],
             seed=7,
         )
         model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])

@@ -154,7 +154,9 @@ class StrictArray(np.lib.mixins.NDArrayOperatorsMixin):
         return StrictArray(self._a.T)
 
     def __getattr__(self, name: str) -> Any:
-        if name == "_a":  # not yet set (copy/pickle protocols probe before __init__)
+        # _a is unset while copy/pickle probe; and forwarding dunders such as
+        # __array_interface__ would hand NumPy the data behind the boundary's back.
+        if name == "_a" or name.startswith("__"):
             raise AttributeError(name)
         attr = getattr(self._a, name)
         if not callable(attr):
