@@ -65,6 +65,12 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
         raise
 
 
+def _unreadable(path: str, exc: Exception) -> ValueError:
+    return ValueError(
+        f"{path!r} is not a readable xpnn model file (corrupt, truncated or another format): {exc}"
+    )
+
+
 def load_model(path: str | os.PathLike[str], compile: bool = True) -> Any:
     """Load a model written by ``model.save``; ``compile=False`` skips optimizer and loss."""
     from .model import Sequential
@@ -74,15 +80,16 @@ def load_model(path: str | os.PathLike[str], compile: bool = True) -> Any:
         raise FileNotFoundError(f"No model file at {path!r}.")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if _CONFIG_KEY not in archive.files:
-                raise ValueError(f"{path!r} is not an xpnn model file (no xpnn config inside).")
-            config = json.loads(archive[_CONFIG_KEY].tobytes().decode("utf-8"))
-            arrays = {k: archive[k] for k in archive.files if k != _CONFIG_KEY}
-    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(
-            f"{path!r} is not a readable xpnn model file (corrupt, truncated or another "
-            f"format): {exc}"
-        ) from exc
+            arrays = {k: archive[k] for k in archive.files}
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        # ValueError: NumPy takes a non-zip file for a pickle and refuses it
+        raise _unreadable(path, exc) from exc
+    if _CONFIG_KEY not in arrays:
+        raise ValueError(f"{path!r} is not an xpnn model file (no xpnn config inside).")
+    try:
+        config = json.loads(arrays.pop(_CONFIG_KEY).tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _unreadable(path, exc) from exc
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ValueError(f"{path!r} is not an xpnn model file.")
     if config.get("version") != VERSION:
