@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -252,7 +253,23 @@ def _load(name: str) -> Backend:
     return Backend("cupy", cupy)
 
 
-_active: Backend = _load(os.environ.get("NN_BACKEND", "numpy") or "numpy")
+def _one_line_hook(previous: Any) -> Any:
+    def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        if issubclass(kind, BackendError):
+            print(f"xpnn: error: {value}", file=sys.stderr)
+        else:
+            previous(kind, value, tb)
+
+    return hook
+
+
+try:
+    _active: Backend = _load(os.environ.get("NN_BACKEND", "numpy") or "numpy")
+except BackendError:
+    # Fail at once, as asked; if nothing catches it (`NN_BACKEND=cupy xpnn demo` on a machine
+    # without a GPU), the user sees the one line that says what to do, not a traceback.
+    sys.excepthook = _one_line_hook(sys.excepthook)
+    raise
 
 
 def get_backend() -> Backend:

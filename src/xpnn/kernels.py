@@ -57,9 +57,7 @@ def dense_forward_matrix(
     """Batched forward: ``z = x @ W + b`` for the whole batch at once."""
     xp = array_module(x, W)
     z = xp.matmul(x, W, out=None if out is None else out[0])  # (batch, units)
-    if b is not None:
-        z += b
-    a = activation.forward(z, out=None if out is None else out[1])
+    a = _add_bias_and_activate(z, b, activation, None if out is None else out[1])
     return z, a
 
 
@@ -113,6 +111,17 @@ def dense_backward_matrix(
     db = _column_sums(dz, o_db) if (out is None or o_db is not None) else None  # (units,)
     dx = xp.matmul(dz, W.T, out=o_dx) if need_dx else None  # (batch, inputs)
     return dW, db, dx
+
+
+def _add_bias_and_activate(z: Any, b: Any, activation: Activation, out: Any) -> Any:
+    """``z += b``, then ``a = g(z)``: one pass over z where a fused kernel exists for g."""
+    kernels = fused.pick(z, b, out) if (b is not None and out is not None) else None
+    one_pass = getattr(kernels, f"bias_{activation.name}", None)
+    if one_pass is not None:
+        return one_pass(z, b, out)
+    if b is not None:
+        z += b
+    return activation.forward(z, out=out)
 
 
 def _column_sums(dz: Any, out: Any) -> Any:

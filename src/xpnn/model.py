@@ -242,9 +242,14 @@ class Sequential:
             )
         if arr.shape[0] == 0:
             raise ValueError(f"{where}() received empty data: x has 0 samples.")
-        # A sum is finite only if every entry is (NaN and inf propagate): one cheap pass,
-        # and the full search runs only when it is not (which may also be an overflow).
-        if arr.dtype.kind == "f" and not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
+        # Row sums are finite only if every entry is (NaN and inf propagate); as a
+        # matrix-vector product they take one multithreaded BLAS pass, and the full search
+        # runs only when they are not (which may also be an overflow).
+        if (
+            arr.dtype.kind == "f"
+            and not np.isfinite((arr @ np.ones(arr.shape[1], arr.dtype)).sum())
+            and not np.isfinite(arr).all()
+        ):
             bad = np.argwhere(~np.isfinite(arr))[0]
             raise ValueError(
                 f"{where}() input x contains NaN or infinity (first at row {bad[0]}, "

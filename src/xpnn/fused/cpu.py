@@ -70,6 +70,17 @@ if ENABLED:
         return delta
 
     @_jit
+    def bias_relu(z, b, out):  # noqa: ANN001, ANN202
+        """``z += b; out = max(z, 0)`` in one pass."""
+        zero = z.dtype.type(0.0)
+        for r in range(z.shape[0]):
+            for c in range(z.shape[1]):
+                v = z[r, c] + b[c]
+                z[r, c] = v
+                out[r, c] = v if v > zero else zero
+        return out
+
+    @_jit
     def column_sums(dz, out):  # noqa: ANN001, ANN202
         out[:] = 0
         for r in range(dz.shape[0]):

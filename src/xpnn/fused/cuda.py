@@ -42,6 +42,12 @@ def sigmoid_forward(z: Any, out: Any) -> Any:
     return k(z, out)
 
 
+def bias_relu(z: Any, b: Any, out: Any) -> Any:
+    k = _kernel("bias_relu", z, "T b", "T z, T a", "z = z + b; a = z > (T)0 ? z : (T)0;")
+    k(b, z, out)
+    return out
+
+
 def sigmoid_backward_inplace(delta: Any, a: Any) -> Any:
     k = _kernel("sigmoid_bwd", delta, "T a", "T d", "T t = d * a; d = t - t * a;")
     k(a, delta)
