@@ -70,26 +70,27 @@ def make_floor(w: Workload, x: np.ndarray, y: np.ndarray) -> Epoch:
     return epoch
 
 
-def make_torch(w: Workload, x: np.ndarray, y: np.ndarray) -> Epoch:
+def make_torch(w: Workload, x: np.ndarray, y: np.ndarray, device: str = "cpu") -> Epoch:
     import torch
 
-    torch.set_num_threads(2)
+    if device == "cpu":
+        torch.set_num_threads(2)
     torch.manual_seed(0)
     act = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU}[w.activation]
     layers: list[torch.nn.Module] = []
     for a, b in zip(w.units, w.units[1:-1]):
         layers += [torch.nn.Linear(a, b), act()]
     layers.append(torch.nn.Linear(w.units[-2], w.outputs))
-    model = torch.nn.Sequential(*layers)
+    model = torch.nn.Sequential(*layers).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     # logits + BCEWithLogits is the stable form of sigmoid + BCE; same FLOPs
     loss_fn = torch.nn.BCEWithLogitsLoss() if w.binary else torch.nn.CrossEntropyLoss()
-    X = torch.from_numpy(x)
-    Y = torch.from_numpy(y.astype(np.float32)[:, None] if w.binary else y)
+    X = torch.from_numpy(x).to(device)
+    Y = torch.from_numpy(y.astype(np.float32)[:, None] if w.binary else y).to(device)
     n = X.shape[0]
 
     def epoch() -> None:
-        perm = torch.randperm(n)
+        perm = torch.randperm(n, device=device)
         for s in range(0, n, w.batch):
             idx = perm[s : s + w.batch]
             xb, yb = X.index_select(0, idx), Y.index_select(0, idx)
@@ -97,6 +98,8 @@ def make_torch(w: Workload, x: np.ndarray, y: np.ndarray) -> Epoch:
             loss = loss_fn(model(xb), yb)
             loss.backward()
             opt.step()
+        if device != "cpu":
+            torch.cuda.synchronize()
 
     epoch()
     return epoch

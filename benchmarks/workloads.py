@@ -58,3 +58,5 @@ WORKLOADS = {
     "mnist": Workload("mnist", 60_000, 784, (256, 128), "relu", 10, 128),
     "wide": Workload("wide", 16_384, 784, (2048, 2048), "relu", 10, 1_024),
 }
+# for the GPU only: big enough that the card, not the launch overhead, sets the pace
+LARGE = Workload("large", 65_536, 4096, (4096, 4096), "relu", 10, 8_192)
