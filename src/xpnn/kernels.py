@@ -113,12 +113,15 @@ def dense_backward_matrix(
     return dW, db, dx
 
 
+_BIAS_FUSED = {"relu": "bias_relu", "sigmoid": "bias_sigmoid"}  # one-pass kernels in fused/
+
+
 def _add_bias_and_activate(z: Any, b: Any, activation: Activation, out: Any) -> Any:
     """``z += b``, then ``a = g(z)``: one pass over z where a fused kernel exists for g."""
-    kernels = fused.pick(z, b, out) if (b is not None and out is not None) else None
-    one_pass = getattr(kernels, f"bias_{activation.name}", None)
-    if one_pass is not None:
-        return one_pass(z, b, out)
+    if b is not None and out is not None and activation.name in _BIAS_FUSED:
+        kernels = fused.pick(z, b, out)
+        if kernels is not None:
+            return getattr(kernels, _BIAS_FUSED[activation.name])(z, b, out)
     if b is not None:
         z += b
     return activation.forward(z, out=out)

@@ -452,8 +452,8 @@ class Sequential:
                     ws.y[...] = Y[start : start + ws.batch]
                 else:
                     idx = order[start : start + ws.batch]
-                    xp.take(X, idx, axis=0, out=ws.x)
-                    xp.take(Y, idx, axis=0, out=ws.y)
+                    X.take(idx, axis=0, out=ws.x)
+                    Y.take(idx, axis=0, out=ws.y)
                 loss, sums = self._train_step(ws)
                 totals[0] += loss * ws.batch  # Keras: batch losses weighted by batch size
                 for k, s in enumerate(sums, start=1):

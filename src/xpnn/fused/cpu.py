@@ -35,7 +35,12 @@ __all__ = ["ENABLED", "accepts"]
 
 def accepts(*arrays: Any) -> bool:
     """True when the fused kernels can take these arrays (NumPy, C-contiguous, float)."""
-    return ENABLED and all(type(a) is np.ndarray and a.flags.c_contiguous for a in arrays)
+    if not ENABLED:
+        return False
+    for a in arrays:  # a plain loop: this runs several times per training step
+        if type(a) is not np.ndarray or not a.flags.c_contiguous:
+            return False
+    return True
 
 
 if ENABLED:
@@ -78,6 +83,18 @@ if ENABLED:
                 v = z[r, c] + b[c]
                 z[r, c] = v
                 out[r, c] = v if v > zero else zero
+        return out
+
+    @_jit
+    def bias_sigmoid(z, b, out):  # noqa: ANN001, ANN202
+        """``z += b; out = sigmoid(z)`` in one pass (the form of sigmoid_forward)."""
+        one = z.dtype.type(1.0)
+        for r in range(z.shape[0]):
+            for c in range(z.shape[1]):
+                v = z[r, c] + b[c]
+                z[r, c] = v
+                e = np.exp(-abs(v))
+                out[r, c] = (one if v >= 0 else e) / (one + e)
         return out
 
     @_jit

@@ -48,6 +48,18 @@ def bias_relu(z: Any, b: Any, out: Any) -> Any:
     return out
 
 
+def bias_sigmoid(z: Any, b: Any, out: Any) -> Any:
+    k = _kernel(
+        "bias_sigmoid",
+        z,
+        "T b",
+        "T z, T a",
+        "z = z + b; T e = exp(-fabs(z)); a = (z >= 0 ? (T)1 : e) / ((T)1 + e);",
+    )
+    k(b, z, out)
+    return out
+
+
 def sigmoid_backward_inplace(delta: Any, a: Any) -> Any:
     k = _kernel("sigmoid_bwd", delta, "T a", "T d", "T t = d * a; d = t - t * a;")
     k(a, delta)
