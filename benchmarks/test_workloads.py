@@ -29,37 +29,24 @@ def _run(benchmark: Any, name: str, epoch: Any) -> None:
     benchmark.pedantic(epoch, rounds=ROUNDS[name], iterations=1, warmup_rounds=0)
 
 
+# contestant -> (the module it needs, or None, and the maker of its epoch)
+CONTESTANTS = {
+    "xpnn": (None, peers.make_xpnn),
+    "blas_floor": (None, peers.make_floor),
+    "pytorch": ("torch", peers.make_torch),
+    "sklearn_mlp": ("sklearn", peers.make_sklearn),
+    "jax_jit": ("jax", peers.make_jax),
+}
+
+
+@pytest.mark.parametrize("contestant", list(CONTESTANTS))
 @pytest.mark.parametrize("name", NAMES)
-def test_xpnn(benchmark: Any, name: str, small: bool) -> None:
+def test_epoch(benchmark: Any, name: str, contestant: str, small: bool) -> None:
+    module, make = CONTESTANTS[contestant]
+    if module is not None:
+        pytest.importorskip(module)
     w = WORKLOADS[name]
-    _run(benchmark, name, peers.make_xpnn(w, *w.data(small)))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_blas_floor(benchmark: Any, name: str, small: bool) -> None:
-    w = WORKLOADS[name]
-    _run(benchmark, name, peers.make_floor(w, *w.data(small)))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_pytorch(benchmark: Any, name: str, small: bool) -> None:
-    pytest.importorskip("torch")
-    w = WORKLOADS[name]
-    _run(benchmark, name, peers.make_torch(w, *w.data(small)))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_sklearn_mlp(benchmark: Any, name: str, small: bool) -> None:
-    pytest.importorskip("sklearn")
-    w = WORKLOADS[name]
-    _run(benchmark, name, peers.make_sklearn(w, *w.data(small)))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_jax_jit(benchmark: Any, name: str, small: bool) -> None:
-    pytest.importorskip("jax")
-    w = WORKLOADS[name]
-    _run(benchmark, name, peers.make_jax(w, *w.data(small)))
+    _run(benchmark, name, make(w, *w.data(small)))
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
