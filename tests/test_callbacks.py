@@ -1,7 +1,9 @@
-"""Callbacks: EarlyStopping stops and restores; custom callbacks see every epoch."""
+"""Callbacks: EarlyStopping stops and restores as Keras 3 does; custom callbacks see every
+epoch with host floats; a callback can stop training."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -23,56 +25,236 @@ def _setup(seed: int = 0) -> tuple[Sequential, np.ndarray, np.ndarray]:
 
 
 class Recorder(xpnn.Callback):
+    """Keeps every hook call, and the weights and logs at each epoch's end."""
+
     def on_train_begin(self, logs: Any = None) -> None:
-        self.weights, self.logs = [], []
+        self.calls: list[tuple[Any, ...]] = [("train_begin",)]
+        self.weights: list[list[np.ndarray]] = []
+        self.logs: list[dict[str, float]] = []
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.calls.append(("epoch_begin", epoch))
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        self.calls.append(("epoch_end", epoch))
         self.weights.append(self.model.get_weights())
         self.logs.append(dict(logs))
+
+    def on_train_end(self, logs: Any = None) -> None:
+        self.calls.append(("train_end",))
+
+
+class Scripted(xpnn.Callback):
+    """Puts a scripted value under ``key`` in the logs, so EarlyStopping's decisions are exact.
+    It must come before the EarlyStopping in the callbacks list."""
+
+    def __init__(self, key: str, values: Iterable[float]) -> None:
+        super().__init__()
+        self.key, self.values = key, iter(values)
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        logs[self.key] = next(self.values)
+
+
+def _fit(model: Sequential, x: Any, y: Any, epochs: int, *callbacks: xpnn.Callback) -> Any:
+    return model.fit(x, y, epochs=epochs, verbose=0, callbacks=list(callbacks))
+
+
+def _same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return all(np.array_equal(p, q) for p, q in zip(a, b))
+
+
+# -- EarlyStopping ------------------------------------------------------------------------------
+def test_early_stopping_defaults_are_keras() -> None:
+    stop = xpnn.EarlyStopping()
+    assert (stop.monitor, stop.patience, stop.restore_best_weights, stop.start_from_epoch) == (
+        "val_loss",
+        0,
+        False,
+        0,
+    )
+    assert stop.mode == "min" and stop.baseline is None
 
 
 def test_early_stopping_stops_and_restores_the_best_weights(xp: Any) -> None:
     model, x, y = _setup()
-    # a fake monitor that gets worse after epoch 1 makes the stop exact
-    values = iter([0.5, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1])
-
-    class Fake(xpnn.Callback):
-        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            logs["score"] = next(values)
-
     recorder = Recorder()
     stop = xpnn.EarlyStopping(monitor="score", patience=2, restore_best_weights=True)
-    history = model.fit(x, y, epochs=8, verbose=0, callbacks=[Fake(), recorder, stop])
-    assert len(history.history["loss"]) == 4  # best at epoch 1, two without improvement
-    assert stop.stopped_epoch == 3 and stop.best_epoch == 1
-    for a, b in zip(model.get_weights(), recorder.weights[1]):
-        np.testing.assert_array_equal(a, b)
+    values = [0.5, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1]  # best at epoch 1, then worse
+    history = _fit(model, x, y, 8, Scripted("score", values), recorder, stop)
+    assert len(history.history["loss"]) == 4 < 8  # epoch 1 best, then two without improvement
+    assert stop.stopped_epoch == 3 and stop.best_epoch == 1 and stop.best == 0.4
+    assert model.stop_training
+    assert _same(model.get_weights(), recorder.weights[1])
+    assert not _same(model.get_weights(), recorder.weights[-1])
 
 
-def test_early_stopping_mode_auto_and_min_delta(xp: Any) -> None:
-    assert xpnn.EarlyStopping(monitor="val_accuracy").mode == "max"
-    assert xpnn.EarlyStopping().mode == "min"
+def test_early_stopping_without_restore_keeps_the_last_weights(xp: Any) -> None:
+    model, x, y = _setup()
+    recorder = Recorder()
+    stop = xpnn.EarlyStopping(monitor="score", patience=1)
+    _fit(model, x, y, 8, Scripted("score", [0.5, 0.4, 0.6, 0.7, 0.8]), recorder, stop)
+    assert len(recorder.weights) == 3
+    assert _same(model.get_weights(), recorder.weights[-1])
+
+
+def test_restore_best_weights_on_real_validation_loss(xp: Any) -> None:
+    model, x, y = _setup(3)
+    model.compile(optimizer=xpnn.optimizers.SGD(3.0), loss="binary_crossentropy")  # erratic
+    recorder = Recorder()
+    stop = xpnn.EarlyStopping(patience=2, restore_best_weights=True)
+    history = model.fit(
+        x, y, epochs=40, validation_split=0.3, verbose=0, callbacks=[recorder, stop]
+    )
+    val = history.history["val_loss"]
+    best = int(np.argmin(val))
+    assert stop.best_epoch == best and stop.best == val[best]
+    assert 0 < stop.stopped_epoch < 39 and len(val) == stop.stopped_epoch + 1
+    assert stop.stopped_epoch == best + 2  # patience 2: two epochs without improvement
+    assert _same(model.get_weights(), recorder.weights[best])
+
+
+def test_restore_best_weights_also_when_training_runs_to_the_end() -> None:
+    """Keras 3 restores the best weights in on_train_end whenever it has them, not only after
+    an early stop (keras/src/callbacks/early_stopping.py)."""
+    model, x, y = _setup()
+    recorder = Recorder()
+    stop = xpnn.EarlyStopping(monitor="score", patience=10, restore_best_weights=True)
+    _fit(model, x, y, 4, Scripted("score", [0.5, 0.3, 0.6, 0.7]), recorder, stop)
+    assert stop.stopped_epoch == 0  # never stopped: patience outlasts the run
+    assert _same(model.get_weights(), recorder.weights[1])
+
+
+def test_mode_auto_picks_max_for_accuracy(xp: Any) -> None:
+    for monitor, mode in [
+        ("val_accuracy", "max"),
+        ("accuracy", "max"),
+        ("acc", "max"),
+        ("val_loss", "min"),
+        ("loss", "min"),
+        ("val_mae", "min"),
+    ]:
+        assert xpnn.EarlyStopping(monitor=monitor).mode == mode, monitor
+    # rising accuracy is improvement: no stop while it rises, a stop once it falls
+    model, x, y = _setup()
+    stop = xpnn.EarlyStopping(monitor="score_accuracy", patience=0)
+    history = _fit(model, x, y, 6, Scripted("score_accuracy", [0.5, 0.6, 0.7, 0.65, 0.9, 1]), stop)
+    assert len(history.epoch) == 4 and stop.best == 0.7
+    # the same numbers under mode="min" stop at the first rise
+    model, x, y = _setup()
+    stop = xpnn.EarlyStopping(monitor="score_accuracy", patience=0, mode="min")
+    history = _fit(model, x, y, 6, Scripted("score_accuracy", [0.5, 0.6, 0.7, 0.65, 0.9, 1]), stop)
+    assert len(history.epoch) == 2
+
+
+def test_min_delta(xp: Any) -> None:
     model, x, y = _setup(1)
     stop = xpnn.EarlyStopping(monitor="loss", min_delta=10.0, patience=1)
-    history = model.fit(x, y, epochs=10, verbose=0, callbacks=[stop])
-    assert len(history.history["loss"]) == 2  # no epoch improves by 10
+    history = _fit(model, x, y, 10, stop)
+    assert len(history.history["loss"]) == 2  # no epoch improves the loss by 10
+    model, x, y = _setup(1)
+    stop = xpnn.EarlyStopping(monitor="s", min_delta=0.05, patience=0)
+    history = _fit(model, x, y, 10, Scripted("s", [1.0, 0.9, 0.87, 0.5]), stop)
+    assert len(history.epoch) == 3  # 0.9 improves by 0.1; 0.87 by only 0.03
 
 
-def test_missing_monitor_is_a_clear_error(xp: Any) -> None:
+def test_baseline_and_start_from_epoch(xp: Any) -> None:
+    values = [0.5, 0.4, 0.45, 0.44, 0.43, 0.42]
     model, x, y = _setup()
-    with pytest.raises(KeyError, match="'val_loss'.*Pass validation data"):
-        model.fit(x, y, epochs=2, verbose=0, callbacks=[xpnn.EarlyStopping()])
-
-
-def test_custom_and_lambda_callbacks_see_float_logs(xp: Any) -> None:
+    history = _fit(model, x, y, 6, Scripted("s", values), xpnn.EarlyStopping("s", patience=2))
+    assert len(history.epoch) == 4  # best at 1, patience 2
     model, x, y = _setup()
-    seen = []
+    stop = xpnn.EarlyStopping("s", patience=2, baseline=0.1)
+    history = _fit(model, x, y, 6, Scripted("s", values), stop)
+    assert len(history.epoch) == 3  # improvements that miss the baseline do not reset the wait
+    model, x, y = _setup()
+    stop = xpnn.EarlyStopping("s", patience=0, start_from_epoch=2)
+    history = _fit(model, x, y, 6, Scripted("s", [1.0, 2.0, 3.0, 0.5, 0.6, 0.1]), stop)
+    assert len(history.epoch) == 5 and stop.best_epoch == 3  # epochs 0 and 1 are not counted
+
+
+def test_an_early_stopping_callback_can_be_reused(xp: Any) -> None:
+    model, x, y = _setup()
+    stop = xpnn.EarlyStopping(monitor="s", patience=0)
+    assert len(_fit(model, x, y, 5, Scripted("s", [1, 2, 3]), stop).epoch) == 2
+    # a second fit starts afresh: the old best (1) does not stop it at once
+    assert len(_fit(model, x, y, 5, Scripted("s", [5, 4, 3, 4]), stop).epoch) == 4
+
+
+def test_early_stopping_verbose_says_so(xp: Any, capsys: pytest.CaptureFixture) -> None:
+    model, x, y = _setup()
+    stop = xpnn.EarlyStopping(monitor="s", patience=0, verbose=1)
+    _fit(model, x, y, 5, Scripted("s", [1, 2, 3]), stop)
+    assert "Epoch 2: early stopping" in capsys.readouterr().out
+
+
+def test_monitoring_a_missing_key_is_a_clear_error(xp: Any) -> None:
+    model, x, y = _setup()
+    with pytest.raises(KeyError, match=r"'val_loss'.*available: accuracy, loss.*validation"):
+        _fit(model, x, y, 2, xpnn.EarlyStopping())
+    with pytest.raises(KeyError, match="monitoring 'val_acc'"):
+        model.fit(
+            x,
+            y,
+            epochs=2,
+            validation_split=0.2,
+            verbose=0,
+            callbacks=[xpnn.EarlyStopping(monitor="val_acc")],
+        )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"patience": -1}, "patience must be a non-negative integer"),
+        ({"patience": 1.5}, "patience must be a non-negative integer"),
+        ({"mode": "up"}, "mode must be 'auto', 'min' or 'max'"),
+    ],
+)
+def test_early_stopping_arguments_are_checked(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        xpnn.EarlyStopping(**kwargs)
+
+
+# -- custom callbacks ---------------------------------------------------------------------------
+def test_a_custom_callback_sees_every_hook_in_order(xp: Any) -> None:
+    model, x, y = _setup()
     recorder = Recorder()
-    hook = xpnn.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append((epoch, logs)))
-    model.fit(x, y, epochs=3, verbose=0, validation_split=0.2, callbacks=[recorder, hook])
-    assert [e for e, _ in seen] == [0, 1, 2]
+    model.fit(x, y, epochs=3, validation_split=0.2, verbose=0, callbacks=[recorder])
+    assert recorder.model is model
+    assert recorder.calls == [
+        ("train_begin",),
+        ("epoch_begin", 0),
+        ("epoch_end", 0),
+        ("epoch_begin", 1),
+        ("epoch_end", 1),
+        ("epoch_begin", 2),
+        ("epoch_end", 2),
+        ("train_end",),
+    ]
+    assert [list(logs) for logs in recorder.logs] == [
+        ["loss", "accuracy", "val_loss", "val_accuracy"]
+    ] * 3
+    assert all(type(v) is float for logs in recorder.logs for v in logs.values())
+    # the logs a callback sees are the History's numbers
+    assert [logs["loss"] for logs in recorder.logs] == model.history.history["loss"]
+
+
+def test_lambda_callback_receives_epoch_and_float_logs(xp: Any) -> None:
+    model, x, y = _setup()
+    seen: list[tuple[int, dict[str, float]]] = []
+    began: list[int] = []
+    ends: list[str] = []
+    hook = xpnn.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs=None: began.append(epoch),
+        on_epoch_end=lambda epoch, logs: seen.append((epoch, dict(logs))),
+        on_train_begin=lambda logs=None: ends.append("begin"),
+        on_train_end=lambda logs=None: ends.append("end"),
+    )
+    history = model.fit(x, y, epochs=3, initial_epoch=1, verbose=0, callbacks=[hook])
+    assert began == [1, 2] and [e for e, _ in seen] == [1, 2] and ends == ["begin", "end"]
     assert all(type(v) is float for _, logs in seen for v in logs.values())
-    assert set(recorder.logs[0]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert [logs["loss"] for _, logs in seen] == history.history["loss"]
 
 
 def test_a_callback_can_stop_training(xp: Any) -> None:
@@ -83,4 +265,35 @@ def test_a_callback_can_stop_training(xp: Any) -> None:
             if epoch == 1:
                 self.model.stop_training = True
 
-    assert len(model.fit(x, y, epochs=9, verbose=0, callbacks=[StopAfterTwo()]).epoch) == 2
+    recorder = Recorder()
+    history = model.fit(x, y, epochs=9, verbose=0, callbacks=[StopAfterTwo(), recorder])
+    assert history.epoch == [0, 1] and recorder.calls[-1] == ("train_end",)
+    # the flag is cleared for the next fit
+    assert len(model.fit(x, y, epochs=3, verbose=0).epoch) == 3
+
+
+def test_callbacks_on_the_device_backends_see_host_numbers(xp: Any) -> None:
+    """logs hold Python floats even where the loss was summed on the device."""
+    model, x, y = _setup()
+    seen: list[Any] = []
+    model.fit(
+        xpnn.to_device(x),
+        xpnn.to_device(y.astype(np.float32)),
+        epochs=2,
+        verbose=0,
+        callbacks=[xpnn.LambdaCallback(on_epoch_end=lambda e, logs: seen.extend(logs.values()))],
+    )
+    assert seen and all(type(v) is float for v in seen)
+
+
+def test_history_plot_draws_or_says_what_to_install(tmp_path: Any) -> None:
+    model, x, y = _setup()
+    history = model.fit(x, y, epochs=2, verbose=0)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match=r"pip install 'xpnn\[plots\]'"):
+            history.plot(path=str(tmp_path / "h.png"))
+        return
+    history.plot(path=str(tmp_path / "h.png"))
+    assert (tmp_path / "h.png").stat().st_size > 0

@@ -1,4 +1,8 @@
-"""Sequential end to end: learning, fit's bookkeeping, weights, reproducibility, transfers."""
+"""Sequential as a structure: building, names, summary, weights, predict / evaluate / call,
+reproducibility, the kernel forms, dtypes and gradcheck.
+
+Training behaviour (learning, fit's bookkeeping, transfers) is in test_training.py.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,21 @@ import pytest
 
 import xpnn
 from xpnn import Dense, Input, Sequential, losses, optimizers
+from xpnn.backend import array_module
 
 dev, host = xpnn.to_device, xpnn.to_numpy
 
 
 def blobs(n: int, features: int, classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Well separated Gaussian blobs: float32 points and integer labels."""
     rng = np.random.default_rng(seed)
     centers = rng.normal(size=(classes, features)) * 6
     y = rng.integers(0, classes, n)
     return (centers[y] + rng.normal(size=(n, features))).astype(np.float32), y
 
 
-def seed_model(features: int = 20, seed: int = 0, **kwargs: Any) -> Sequential:
+def seed_model(features: int = 400, seed: int | None = 0, **kwargs: Any) -> Sequential:
+    """The seed network: 25-15-1, sigmoid everywhere."""
     return Sequential(
         [
             Input(shape=(features,)),
@@ -34,287 +41,540 @@ def seed_model(features: int = 20, seed: int = 0, **kwargs: Any) -> Sequential:
     )
 
 
-# -- learning ----------------------------------------------------------------------------------
-def test_seed_network_learns_a_separable_problem(xp: Any) -> None:
-    x, y = blobs(400, 20, 2)
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-z))
+
+
+SEED_SHAPES = [(400, 25), (25,), (25, 15), (15,), (15, 1), (1,)]
+
+
+# -- building -----------------------------------------------------------------------------------
+def test_dense_is_one_class_everywhere() -> None:
+    assert xpnn.Dense is xpnn.layers.Dense
+    assert xpnn.Input is xpnn.layers.Input
+
+
+def test_built_from_input(xp: Any) -> None:
     model = seed_model()
-    model.compile(
-        optimizer=optimizers.Adam(learning_rate=1e-2),
-        loss=losses.BinaryCrossentropy(),
-        metrics=["accuracy"],
-    )
-    history = model.fit(x, y, epochs=15, batch_size=32, verbose=0)
-    assert history.history["accuracy"][-1] >= 0.95
-    assert model.evaluate(x, y)[1] >= 0.95
+    assert model.built and model.input_dim == 400
+    assert [w.shape for w in model.get_weights()] == SEED_SHAPES
+    assert model.count_params() == 10_431
+    # every weight lives on the active backend
+    assert array_module(model.layers[0].kernel) is xp
+    assert array_module(model.layers[2].bias) is xp
 
 
-@pytest.mark.parametrize("from_logits", [False, True])
-def test_softmax_network_learns_three_classes(xp: Any, from_logits: bool) -> None:
-    x, y = blobs(300, 4, 3, seed=1)
-    model = Sequential([Dense(16, "relu"), Dense(3, None if from_logits else "softmax")], seed=1)
-    model.compile(
-        optimizer="adam",
-        metrics=["accuracy"],
-        loss=losses.SparseCategoricalCrossentropy(from_logits=from_logits),
-    )
-    model.fit(x, y, epochs=40, batch_size=32, verbose=0)
-    assert model.evaluate(x, y)[1] >= 0.95
+def test_built_on_first_predict(xp: Any) -> None:
+    model = Sequential([Dense(4, "relu"), Dense(2, "softmax")], seed=0)
+    assert not model.built
+    out = model.predict(np.ones((3, 7), dtype=np.float32))
+    assert model.built and model.input_dim == 7 and out.shape == (3, 2)
+    assert [w.shape for w in model.get_weights()] == [(7, 4), (4,), (4, 2), (2,)]
 
 
-def test_multilabel_network_learns(xp: Any) -> None:
-    rng = np.random.default_rng(2)
-    x = rng.normal(size=(400, 6)).astype(np.float32)
-    y = np.stack([x[:, 0] > 0, x[:, 1] + x[:, 2] > 0, x[:, 3] < 0.5], axis=1).astype(int)
-    model = Sequential([Dense(24, "tanh"), Dense(3, "sigmoid")], seed=2)
-    model.compile(optimizer=optimizers.Adam(1e-2), loss="binary_crossentropy", metrics=["accuracy"])
-    model.fit(x, y, epochs=30, batch_size=32, verbose=0)
-    assert model.evaluate(x, y)[1] >= 0.93
-
-
-def test_linear_mse_network_fits_a_regression(xp: Any) -> None:
-    rng = np.random.default_rng(3)
-    x = rng.uniform(-1, 1, size=(400, 3)).astype(np.float32)
-    y = np.sin(2 * x[:, 0]) + x[:, 1] ** 2 - 0.5 * x[:, 2]
-    model = Sequential([Dense(32, "tanh"), Dense(1)], seed=3)
-    model.compile(optimizer=optimizers.Adam(1e-2), loss="mse", metrics=["mae"])
-    model.fit(x, y, epochs=60, batch_size=32, verbose=0)
-    pred = model.predict(x).ravel()
-    r2 = 1 - np.mean((pred - y) ** 2) / np.var(y)
-    assert r2 > 0.9
-
-
-def test_sgd_with_momentum_trains(xp: Any) -> None:
-    x, y = blobs(300, 5, 2, seed=4)
-    model = Sequential([Dense(8, "relu"), Dense(1, "sigmoid")], seed=4)
-    model.compile(
-        optimizer=optimizers.SGD(0.05, momentum=0.9, nesterov=True),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-    )
-    history = model.fit(x, y, epochs=10, verbose=0)
-    assert history.history["loss"][-1] < history.history["loss"][0]
-    assert history.history["accuracy"][-1] > 0.95
-
-
-# -- fit's bookkeeping -------------------------------------------------------------------------
-def test_history_keys_lengths_and_validation_split_takes_the_last_part(xp: Any) -> None:
-    x, y = blobs(100, 4, 2, seed=5)
-    model = Sequential([Dense(4, "relu"), Dense(1, "sigmoid")], seed=5)
-    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
-    history = model.fit(x, y, epochs=3, batch_size=16, validation_split=0.25, verbose=0)
-    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
-    assert all(len(v) == 3 for v in history.history.values()) and history.epoch == [0, 1, 2]
-    # the validation figures are those of the last 25 samples, evaluated after the epoch
-    val = model.evaluate(x[75:], y[75:])
-    assert history.history["val_loss"][-1] == pytest.approx(val[0], rel=1e-5)
-    assert history.history["val_accuracy"][-1] == pytest.approx(val[1])
-
-
-def test_validation_data_overrides_split(xp: Any) -> None:
-    x, y = blobs(60, 4, 2, seed=6)
-    model = Sequential([Dense(1, "sigmoid")], seed=6)
+def test_built_on_first_fit(xp: Any) -> None:
+    x, y = blobs(20, 6, 2)
+    model = Sequential([Dense(3, "tanh"), Dense(1, "sigmoid")], seed=0)
     model.compile(optimizer="adam", loss="binary_crossentropy")
-    history = model.fit(
-        x, y, epochs=1, validation_split=0.5, validation_data=(x[:7], y[:7]), verbose=0
-    )
-    assert history.history["val_loss"][0] == pytest.approx(model.evaluate(x[:7], y[:7]), rel=1e-5)
+    assert not model.built
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.built and model.count_params() == 6 * 3 + 3 + 3 + 1
 
 
-def test_epoch_loss_is_the_batch_size_weighted_mean_of_batch_losses(xp: Any) -> None:
-    """n = 70, batch 32: batches of 32, 32 and 6, each loss computed before its update."""
-    x, y = blobs(70, 3, 2, seed=7)
-    model = Sequential([Input((3,)), Dense(1, "sigmoid")], seed=7, dtype="float64")
-    model.compile(optimizer=optimizers.SGD(0.5), loss="binary_crossentropy")
-    W, b = model.get_weights()
-    expected, lr = 0.0, 0.5
-    for s in range(0, 70, 32):
-        xb, yb = x[s : s + 32].astype(np.float64), y[s : s + 32, None]
-        p = 1 / (1 + np.exp(-(xb @ W + b)))
-        expected += np.mean(-(yb * np.log(p) + (1 - yb) * np.log(1 - p))) * len(xb)
-        delta = (p - yb) / len(xb)
-        W, b = W - lr * xb.T @ delta, b - lr * delta.sum(0)
-    history = model.fit(x, y, epochs=1, batch_size=32, shuffle=False, verbose=0)
-    assert history.history["loss"][0] == pytest.approx(expected / 70, rel=1e-10)
-    np.testing.assert_allclose(model.get_weights()[0], W, rtol=1e-10)
+@pytest.mark.parametrize("shape", [(None, 5), 5, (5,)])
+def test_built_by_build(xp: Any, shape: Any) -> None:
+    model = Sequential([Dense(3), Dense(1)], seed=0)
+    model.build(shape)
+    assert model.built and [w.shape for w in model.get_weights()] == [(5, 3), (3,), (3, 1), (1,)]
 
 
-def test_initial_epoch_and_verbose_output(xp: Any, capsys: pytest.CaptureFixture) -> None:
-    x, y = blobs(40, 3, 2, seed=8)
-    model = Sequential([Dense(1, "sigmoid")], seed=8)
-    model.compile(optimizer="adam", loss="binary_crossentropy")
-    history = model.fit(x, y, epochs=4, initial_epoch=2, verbose=2)
-    out = capsys.readouterr().out
-    assert history.epoch == [2, 3]
-    assert "Epoch 3/4" in out and "Epoch 4/4" in out and "Epoch 1/4" not in out
-    model.fit(x, y, epochs=2, verbose=0)
-    assert capsys.readouterr().out == ""
+def test_add_without_input_builds_later() -> None:
+    model = Sequential()
+    model.add(Dense(3, "relu"))
+    model.add(Dense(1))
+    assert not model.built
+    model.build((None, 4))
+    assert [w.shape for w in model.get_weights()] == [(4, 3), (3,), (3, 1), (1,)]
 
 
-# -- reproducibility ----------------------------------------------------------------------------
-def test_same_seed_same_weights_and_history(xp: Any) -> None:
-    x, y = blobs(100, 20, 2, seed=9)
-
-    def run(seed: int) -> tuple[list, dict]:
-        model = seed_model(seed=seed)
-        w0 = model.get_weights()
-        model.compile(optimizer="adam", loss="binary_crossentropy")
-        return w0, model.fit(x, y, epochs=3, validation_split=0.2, verbose=0).history
-
-    (w_a, h_a), (w_b, h_b), (w_c, _) = run(1), run(1), run(2)
-    assert h_a == h_b
-    assert all(np.array_equal(p, q) for p, q in zip(w_a, w_b))
-    assert not np.array_equal(w_a[0], w_c[0])
-    xpnn.set_random_seed(123)
-    first = seed_model(seed=None).get_weights()
-    xpnn.set_random_seed(123)
-    assert np.array_equal(first[0], seed_model(seed=None).get_weights()[0])
-
-
-# -- weights, predict, evaluate, call ----------------------------------------------------------
-def test_weights_in_keras_order_and_layout(xp: Any) -> None:
-    model = seed_model(features=400)
-    shapes = [w.shape for w in model.get_weights()]
-    assert shapes == [(400, 25), (25,), (25, 15), (15,), (15, 1), (1,)]
-    assert model.count_params() == 10431
-    # glorot_uniform bounds and zero biases, as Keras
-    limit = np.sqrt(6 / (400 + 25))
+def test_add_after_an_input_builds_layer_by_layer() -> None:
+    """Keras's idiom: with an Input the model is built as each layer is added."""
+    model = Sequential([Input((4,))])
+    assert not model.built
+    model.add(Dense(3, "relu"))
+    assert model.built and [w.shape for w in model.get_weights()] == [(4, 3), (3,)]
+    first = model.get_weights()
+    model.add(Dense(1))  # must not be refused because the model is already built
     w = model.get_weights()
-    assert np.abs(w[0]).max() <= limit and not w[1].any()
-    new = [np.full(s, 0.01 * (i + 1), dtype=np.float32) for i, s in enumerate(shapes)]
+    assert [a.shape for a in w] == [(4, 3), (3,), (3, 1), (1,)]
+    np.testing.assert_array_equal(w[0], first[0])  # the first layer keeps its weights
+
+
+def test_add_accepts_an_input_first() -> None:
+    """``model = Sequential(); model.add(Input(shape=(16,))); model.add(Dense(8))`` is the
+    example in Keras's Sequential docstring."""
+    model = Sequential()
+    model.add(Input(shape=(16,)))
+    model.add(Dense(8))
+    assert model.built and [w.shape for w in model.get_weights()] == [(16, 8), (8,)]
+
+
+def test_build_again_with_the_same_shape_keeps_the_weights() -> None:
+    """Keras builds a Sequential's layers once: a second build() leaves trained weights alone
+    (and a different shape is refused, see test_model_errors.py)."""
+    model = seed_model(features=6)
+    before = model.get_weights()
+    model.build((None, 6))
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_layer_names_are_made_up_as_keras_does() -> None:
+    model = Sequential([Dense(3), Dense(2), Dense(1)])
+    assert [layer.name for layer in model.layers] == ["dense", "dense_1", "dense_2"]
+    # an explicit name takes its place; made-up names skip the ones in use
+    model = Sequential([Dense(3, name="dense"), Dense(2), Dense(1, name="out"), Dense(1)])
+    assert [layer.name for layer in model.layers] == ["dense", "dense_1", "out", "dense_2"]
+
+
+def test_duplicate_layer_names_are_rejected() -> None:
+    with pytest.raises(ValueError, match="unique; 'a' is used twice"):
+        Sequential([Dense(3, name="a"), Dense(2, name="a")])
+    layer = Dense(3)
+    with pytest.raises(ValueError, match="used twice"):
+        Sequential([layer, layer])  # the same instance twice
+
+
+# -- summary -----------------------------------------------------------------------------------
+def _summary(model: Sequential) -> list[str]:
+    printed: list[str] = []
+    model.summary(print_fn=printed.append)
+    return "\n".join(printed).split("\n")
+
+
+def test_summary_has_keras_layout() -> None:
+    lines = _summary(seed_model())
+    assert lines[0] == 'Model: "my_model"'
+    header = next(line for line in lines if "Layer (type)" in line)
+    assert header.index("Layer (type)") < header.index("Output Shape") < header.index("Param #")
+    assert header.rstrip(" ┃").endswith("Param #")  # the count column is right-aligned
+    rows = {
+        "layer1 (Dense)": ("(None, 25)", "10,025"),
+        "layer2 (Dense)": ("(None, 15)", "390"),
+        "layer3 (Dense)": ("(None, 1)", "16"),
+    }
+    body = [line for line in lines if "(Dense)" in line]
+    assert len(body) == 3
+    for line, (name, (shape, count)) in zip(body, rows.items()):
+        cells = [c.strip() for c in line.strip("│").split("│")]
+        assert cells == [name, shape, count]
+    # the table is a rectangle: every line of the box is as wide as the header
+    box = [line for line in lines if line and line[0] in "┏┃┡│├└"]
+    assert len({len(line) for line in box}) == 1
+    assert " Total params: 10,431 (40.75 KB)" in lines
+    assert " Trainable params: 10,431 (40.75 KB)" in lines
+    assert " Non-trainable params: 0 (0.00 B)" in lines
+
+
+def test_summary_prints_to_stdout_by_default_and_sizes_follow_the_dtype(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    seed_model(dtype="float64").summary()
+    out = capsys.readouterr().out
+    assert out.startswith('Model: "my_model"\n')
+    assert "Total params: 10,431 (81.49 KB)" in out  # 8 bytes a number
+
+
+def test_summary_of_an_unbuilt_model() -> None:
+    text = "\n".join(_summary(Sequential([Dense(3), Dense(1)])))
+    assert "dense (Dense)" in text and "dense_1 (Dense)" in text
+    assert "Total params: 0" in text
+
+
+# -- weights ------------------------------------------------------------------------------------
+def test_weights_in_keras_order_and_layout(xp: Any) -> None:
+    model = seed_model()
+    w = model.get_weights()
+    assert [a.shape for a in w] == SEED_SHAPES  # [W1, b1, W2, b2, W3, b3], W is (inputs, units)
+    assert all(type(a) is np.ndarray and a.dtype == np.float32 for a in w)
+    # glorot_uniform kernels within sqrt(6 / (fan_in + fan_out)), zero biases, as Keras
+    for kernel, bias in zip(w[::2], w[1::2]):
+        limit = np.sqrt(6 / sum(kernel.shape))
+        assert np.abs(kernel).max() <= limit and kernel.std() > limit / 4
+        assert not bias.any()
+    # the layers' own kernel and bias are the same numbers
+    for layer, kernel, bias in zip(model.layers, w[::2], w[1::2]):
+        np.testing.assert_array_equal(host(layer.kernel), kernel)
+        np.testing.assert_array_equal(host(layer.bias), bias)
+
+
+def test_weights_without_bias(xp: Any) -> None:
+    model = Sequential([Input((4,)), Dense(3, use_bias=False), Dense(2)], seed=0)
+    assert [a.shape for a in model.get_weights()] == [(4, 3), (3, 2), (2,)]
+    assert model.count_params() == 12 + 6 + 2
+
+
+def test_set_weights_round_trip(xp: Any) -> None:
+    model = seed_model(features=6)
+    rng = np.random.default_rng(0)
+    new = [rng.normal(size=a.shape) for a in model.get_weights()]  # float64 in, float32 kept
     model.set_weights(new)
-    assert all(np.array_equal(p, q) for p, q in zip(model.get_weights(), new))
+    got = model.get_weights()
+    for a, b in zip(got, new):
+        assert a.dtype == np.float32
+        np.testing.assert_array_equal(a, b.astype(np.float32))
+    np.testing.assert_array_equal(host(model.layers[1].kernel), new[2].astype(np.float32))
+    # get_weights hands out copies: changing them leaves the model alone
+    got[0][...] = 0
+    assert model.get_weights()[0].any()
 
 
-def test_predict_matches_a_manual_forward_pass(xp: Any) -> None:
-    x, _ = blobs(50, 20, 2, seed=10)
+def test_set_weights_changes_predictions(xp: Any) -> None:
+    model = Sequential([Input((2,)), Dense(1, "sigmoid")], seed=0)
+    model.set_weights([np.array([[1.0], [-2.0]]), np.array([0.5])])
+    x = np.array([[1.0, 1.0], [0.0, 0.0]], dtype=np.float32)
+    np.testing.assert_allclose(model.predict(x), sigmoid(np.array([[-0.5], [0.5]])), rtol=1e-6)
+
+
+def test_layer_set_weights_writes_into_the_model(xp: Any) -> None:
+    model = seed_model(features=3)
+    kernel = np.full((25, 15), 0.25, dtype=np.float32)
+    model.layers[1].set_weights([kernel, np.ones(15)])
+    w = model.get_weights()
+    np.testing.assert_array_equal(w[2], kernel)
+    np.testing.assert_array_equal(w[3], np.ones(15, dtype=np.float32))
+    assert [a.shape for a in model.layers[1].get_weights()] == [(25, 15), (15,)]
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        ([np.ones((3, 4))], "expects a list of 4 arrays"),
+        ("weights", "expects a list of 4 arrays"),
+        (
+            [np.ones((4, 3)), np.ones(4), np.ones((4, 1)), np.ones(1)],
+            r"Weight 0 should have shape \(3, 4\), received shape \(4, 3\)",
+        ),
+        (
+            [np.ones((3, 4)), np.ones(4), np.ones((4, 1)), np.ones((1, 1))],
+            r"Weight 3 should have shape \(1,\), received shape \(1, 1\)",
+        ),
+        ([np.ones((3, 4)), np.ones(4), np.ones((4, 1)), np.array([np.nan])], "finite"),
+    ],
+)
+def test_set_weights_checks_count_and_shapes(xp: Any, weights: Any, message: str) -> None:
+    model = Sequential([Input((3,)), Dense(4, "relu"), Dense(1, "sigmoid")], seed=0)
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=message):
+        model.set_weights(weights)
+    for a, b in zip(model.get_weights(), before):  # nothing was half-written
+        np.testing.assert_array_equal(a, b)
+
+
+# -- predict, evaluate, call ------------------------------------------------------------------
+def test_predict_returns_numpy_on_every_backend(xp: Any) -> None:
+    x, _ = blobs(50, 400, 2)
+    for dtype in ("float32", "float64"):
+        out = seed_model(dtype=dtype).predict(x, batch_size=16)  # 4 batches, the last of 2
+        assert type(out) is np.ndarray and out.shape == (50, 1) and out.dtype == dtype
+
+
+def test_predict_matches_a_manual_numpy_forward_pass(xp: Any) -> None:
+    x, _ = blobs(50, 400, 2, seed=10)
     model = seed_model()
     W1, b1, W2, b2, W3, b3 = model.get_weights()
+    expected = sigmoid(sigmoid(sigmoid(x @ W1 + b1) @ W2 + b2) @ W3 + b3)
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-5)
 
-    def sig(z: np.ndarray) -> np.ndarray:
-        return 1 / (1 + np.exp(-z))
 
-    expected = sig(sig(sig(x @ W1 + b1) @ W2 + b2) @ W3 + b3)
-    got = model.predict(x, batch_size=16)
-    assert isinstance(got, np.ndarray) and got.shape == (50, 1)
-    np.testing.assert_allclose(got, expected, rtol=1e-5)
-    out = model(dev(x))
-    assert type(out) is type(dev(x))  # model(x) stays on the device
-    np.testing.assert_allclose(host(out), expected, rtol=1e-5)
+def test_predict_of_other_activations_matches_numpy(xp: Any) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(20, 4))
+    model = Sequential(
+        [Input((4,)), Dense(6, "relu"), Dense(5, "tanh"), Dense(3, "softmax")],
+        seed=1,
+        dtype="float64",
+    )
+    W1, b1, W2, b2, W3, b3 = model.get_weights()
+    z = np.tanh(np.maximum(x @ W1 + b1, 0) @ W2 + b2) @ W3 + b3
+    expected = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-12)
+
+
+def test_calling_the_model_keeps_device_arrays_on_the_device(xp: Any) -> None:
+    x, _ = blobs(12, 400, 2, seed=2)
+    model = seed_model()
+    X = dev(x)
+    out = model(X)
+    assert array_module(out) is xp and type(out) is type(X) and out.shape == (12, 1)
+    np.testing.assert_allclose(host(out), model.predict(x), rtol=1e-6)
 
 
 def test_evaluate_returns_a_float_without_metrics_and_a_list_with(xp: Any) -> None:
-    x, y = blobs(30, 20, 2, seed=11)
+    x, y = blobs(30, 400, 2, seed=11)
     model = seed_model()
     model.compile(optimizer="adam", loss="binary_crossentropy")
-    assert isinstance(model.evaluate(x, y), float)
+    loss = model.evaluate(x, y)
+    assert type(loss) is float
+    p = np.clip(model.predict(x).astype(np.float64)[:, 0], 1e-7, 1 - 1e-7)
+    assert loss == pytest.approx(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)), rel=1e-5)
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
-    result = model.evaluate(x, y)
+    result = model.evaluate(x, y, batch_size=7)
     assert isinstance(result, list) and len(result) == 2
-    assert set(model.evaluate(x, y, return_dict=True)) == {"loss", "accuracy"}
+    assert all(type(v) is float for v in result)
+    assert result[0] == pytest.approx(loss, rel=1e-6)
+    assert result[1] == pytest.approx(np.mean((p > 0.5) == y))
+    assert model.evaluate(x, y, return_dict=True) == pytest.approx(
+        {"loss": result[0], "accuracy": result[1]}
+    )
+
+
+def test_evaluate_with_device_data(xp: Any) -> None:
+    x, y = blobs(30, 400, 2, seed=12)
+    model = seed_model()
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    on_host = model.evaluate(x, y)
+    on_device = model.evaluate(dev(x), dev(y.astype(np.float32)))
+    assert on_device == pytest.approx(on_host, rel=1e-6)
 
 
 def test_logit_accuracy_thresholds_at_zero(xp: Any) -> None:
     model = Sequential([Input((1,)), Dense(1)], seed=0)
-    model.set_weights([np.ones((1, 1)), np.zeros(1)])  # output = x
+    model.set_weights([np.ones((1, 1)), np.zeros(1)])  # output = x, a logit
     model.compile(
         optimizer="adam", loss=losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"]
     )
-    x = np.array([[-0.3], [0.2], [0.7]])  # logits: classes 0, 1, 1
+    x = np.array([[-0.3], [0.2], [0.7]])  # classes 0, 1, 1
     assert model.evaluate(x, [0, 1, 1])[1] == pytest.approx(1.0)  # 0.5 would say 0, 0, 1
 
 
-# -- kernel forms and dtypes ---------------------------------------------------------------------
-def test_loop_kernels_train_exactly_like_matrix_kernels(xp: Any) -> None:
-    x, y = blobs(24, 5, 3, seed=12)
-
-    def run(**kwargs: Any) -> dict:
-        model = Sequential(
-            [Dense(4, "tanh", **kwargs.pop("layer", {})), Dense(3, "softmax")],
-            seed=12,
-            dtype="float64",
-            **kwargs,
-        )
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-        return model.fit(x, y, epochs=2, batch_size=8, verbose=0).history
-
-    matrix = run()
-    np.testing.assert_allclose(run(kernel="loop")["loss"], matrix["loss"], rtol=1e-10)
-    np.testing.assert_allclose(
-        run(layer={"kernel_form": "loop"})["loss"], matrix["loss"], rtol=1e-10
+def test_accuracy_picks_the_right_kind(xp: Any) -> None:
+    model = Sequential([Input((2,)), Dense(3)], seed=0)
+    model.set_weights([np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), np.zeros(3)])
+    x = np.array([[2.0, 0.0], [0.0, 2.0], [1.0, 0.0], [-1.0, -1.0]])  # argmax: 0, 1, 0, 2
+    model.compile(
+        optimizer="sgd",
+        loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
     )
+    assert model.evaluate(x, [0, 1, 1, 2])[1] == pytest.approx(0.75)
+    model.compile(
+        optimizer="sgd",
+        loss=losses.CategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    assert model.evaluate(x, np.eye(3)[[0, 1, 1, 2]])[1] == pytest.approx(0.75)
+
+
+# -- reproducibility --------------------------------------------------------------------------
+def test_same_seed_same_weights_and_history(xp: Any) -> None:
+    x, y = blobs(100, 20, 2, seed=9)
+
+    def run(seed: int) -> tuple[list[np.ndarray], dict[str, list[float]]]:
+        model = seed_model(features=20, seed=seed)
+        w0 = model.get_weights()
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        return w0, model.fit(x, y, epochs=3, validation_split=0.2, verbose=0).history
+
+    (w_a, h_a), (w_b, h_b), (w_c, h_c) = run(1), run(1), run(2)
+    assert h_a == h_b  # identical, not merely close
+    assert all(np.array_equal(p, q) for p, q in zip(w_a, w_b))
+    assert not any(np.array_equal(p, q) for p, q in zip(w_a[::2], w_c[::2]))
+    assert h_a["loss"] != h_c["loss"]
+
+
+def test_same_seed_shuffles_identically_with_the_same_initial_weights(xp: Any) -> None:
+    """The seed drives the shuffling too: two models with the same weights but different seeds
+    see the batches in different orders."""
+    x, y = blobs(64, 4, 2, seed=3)
+
+    def run(seed: int) -> list[float]:
+        model = Sequential([Input((4,)), Dense(1, "sigmoid")], seed=seed)
+        model.set_weights([np.full((4, 1), 0.1), np.zeros(1)])
+        model.compile(optimizer=optimizers.SGD(0.1), loss="binary_crossentropy")
+        return model.fit(x, y, epochs=2, batch_size=8, verbose=0).history["loss"]
+
+    assert run(5) == run(5)
+    assert run(5) != run(6)
+
+
+def test_set_random_seed_makes_unseeded_models_reproducible(xp: Any) -> None:
+    x, y = blobs(40, 6, 2, seed=4)
+
+    def two_models() -> list[tuple[list[np.ndarray], list[float]]]:
+        out = []
+        for _ in range(2):
+            model = seed_model(features=6, seed=None)
+            w0 = model.get_weights()
+            model.compile(optimizer="adam", loss="binary_crossentropy")
+            out.append((w0, model.fit(x, y, epochs=2, verbose=0).history["loss"]))
+        return out
+
+    xpnn.set_random_seed(123)
+    first = two_models()
+    xpnn.set_random_seed(123)
+    again = two_models()
+    for (w_a, h_a), (w_b, h_b) in zip(first, again):
+        assert h_a == h_b and all(np.array_equal(p, q) for p, q in zip(w_a, w_b))
+    # the two models in one run are not copies of each other
+    assert not np.array_equal(first[0][0][0], first[1][0][0])
+    xpnn.set_random_seed(124)
+    assert not np.array_equal(two_models()[0][0][0], first[0][0][0])
+
+
+def test_same_seed_same_start_on_every_backend(xp: Any) -> None:
+    """Weights and permutations are drawn on the host, so every backend starts identically and
+    trains to the same figures (up to float32 rounding of different kernels)."""
+    x, y = blobs(60, 8, 3, seed=5)
+
+    def run() -> tuple[list[np.ndarray], list[float]]:
+        model = Sequential([Input((8,)), Dense(6, "relu"), Dense(3, "softmax")], seed=7)
+        w0 = model.get_weights()
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return w0, model.fit(x, y, epochs=3, batch_size=16, verbose=0).history["loss"]
+
+    w, h = run()
+    with xpnn.use_backend("numpy"):
+        w_ref, h_ref = run()
+    assert all(np.array_equal(p, q) for p, q in zip(w, w_ref))
+    np.testing.assert_allclose(h, h_ref, rtol=1e-4)
+
+
+# -- kernel forms and dtypes ---------------------------------------------------------------------
+def _history_and_weights(
+    x: np.ndarray, y: np.ndarray, loss: Any, output: Dense, **kwargs: Any
+) -> tuple[dict[str, list[float]], list[np.ndarray]]:
+    layer_form = kwargs.pop("layer_form", None)
+    model = Sequential(
+        [
+            Dense(4, "tanh", kernel_form=layer_form),
+            Dense(3, "relu", use_bias=False),
+            output,
+        ],
+        seed=12,
+        dtype="float64",
+        **kwargs,
+    )
+    model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+    history = model.fit(x, y, epochs=2, batch_size=8, validation_split=0.25, verbose=0)
+    return history.history, model.get_weights()
+
+
+@pytest.mark.parametrize(
+    ("loss", "activation"),
+    [
+        ("sparse_categorical_crossentropy", "softmax"),
+        (losses.SparseCategoricalCrossentropy(from_logits=True), None),
+        ("mse", "sigmoid"),  # no output shortcut: dL/da chained through the activation
+    ],
+)
+def test_loop_kernels_train_exactly_like_matrix_kernels(
+    xp: Any, loss: Any, activation: str | None
+) -> None:
+    x, y = blobs(28, 5, 3, seed=12)
+    if loss == "mse":
+        y = np.eye(3)[y]
+    matrix, w_matrix = _history_and_weights(x, y, loss, Dense(3, activation))
+    for kwargs in ({"kernel": "loop"}, {"layer_form": "loop"}):
+        history, weights = _history_and_weights(x, y, loss, Dense(3, activation), **kwargs)
+        assert history.keys() == matrix.keys()
+        for key in matrix:
+            np.testing.assert_allclose(history[key], matrix[key], rtol=1e-10, atol=1e-12)
+        for a, b in zip(weights, w_matrix):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_kernel_form_choice_per_layer_and_model() -> None:
+    model = Sequential(
+        [Dense(2, kernel_form="loop"), Dense(2, kernel_form="matrix"), Dense(1)], kernel="loop"
+    )
+    assert [layer.kernel_form for layer in model.layers] == ["loop", "matrix", None]
+    assert model.kernel == "loop"
+    assert model.get_config()["layers"][0]["kernel_form"] == "loop"
 
 
 def test_float64_and_float32_agree(xp: Any) -> None:
     x, y = blobs(200, 20, 2, seed=13)
-    histories = []
+    histories, weights = [], []
     for dtype in ("float32", "float64"):
-        model = seed_model(dtype=dtype)
-        model.compile(optimizer="adam", loss="binary_crossentropy")
-        histories.append(model.fit(x, y, epochs=3, verbose=0).history["loss"])
-    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-4)
-
-
-# -- transfers: the data goes up once, the logs come home once per epoch -----------------------
-def test_fit_makes_no_transfers_per_step() -> None:
-    x, y = blobs(96, 6, 2, seed=14)
-    with xpnn.use_backend("strict"):
-        model = Sequential([Input((6,)), Dense(4, "relu"), Dense(1, "sigmoid")], seed=14)
+        model = seed_model(features=20, dtype=dtype)
         model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
-        xpnn.transfer_counts(reset=True)
-        model.fit(x, y, epochs=3, batch_size=8, verbose=0)  # 12 steps per epoch
-        # up: x and y once, plus one permutation per epoch; down: the logs, once per epoch
-        assert xpnn.transfer_counts(reset=True) == {"h2d": 2 + 3, "d2h": 3}
-        model.fit(x, y, epochs=2, batch_size=8, validation_split=0.25, shuffle=False, verbose=0)
-        # validation x and y go up once too, and their logs come down once per epoch
-        assert xpnn.transfer_counts(reset=True) == {"h2d": 4, "d2h": 2 * 2}
+        histories.append(model.fit(x, y, epochs=4, verbose=0).history)
+        weights.append(model.get_weights())
+        assert model.get_weights()[0].dtype == dtype
+    np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"], rtol=1e-4)
+    assert histories[0]["accuracy"] == pytest.approx(histories[1]["accuracy"], abs=0.011)
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
 
 
-def test_summary_is_laid_out_as_keras(capsys: pytest.CaptureFixture) -> None:
-    seed_model(features=400).summary()
-    out = capsys.readouterr().out
-    assert out.startswith('Model: "my_model"')
-    for fragment in (
-        "Layer (type)",
-        "Output Shape",
-        "Param #",
-        "layer1 (Dense)",
-        "(None, 25)",
-        "10,025",
-        "Total params: 10,431 (40.75 KB)",
-        "Trainable params: 10,431",
-    ):
-        assert fragment in out
-
-
-def test_dense_is_the_same_class_everywhere() -> None:
-    assert xpnn.Dense is xpnn.layers.Dense
-    model = Sequential([Dense(3), Dense(2), Dense(1)])
-    assert [layer.name for layer in model.layers] == ["dense", "dense_1", "dense_2"]
-    with pytest.raises(ValueError, match="unique"):
-        Sequential([Dense(3, name="a"), Dense(2, name="a")])
-
-
-def test_gradcheck_on_several_architectures(xp: Any) -> None:
-    rng = np.random.default_rng(15)
-    x = rng.normal(size=(8, 4))
-    cases = [
-        ([Dense(5, "tanh"), Dense(1, "sigmoid")], "binary_crossentropy", rng.integers(0, 2, 8)),
+# -- gradcheck ------------------------------------------------------------------------------------
+def _gradcheck_cases(rng: np.random.Generator) -> list[tuple[str, list[Dense], Any, np.ndarray]]:
+    labels, binary = rng.integers(0, 3, 8), rng.integers(0, 2, (8, 1)).astype(float)
+    return [
+        ("sigmoid/bce", [Dense(5, "tanh"), Dense(1, "sigmoid")], "binary_crossentropy", binary),
         (
+            "softmax/scce",
             [Dense(5, "relu"), Dense(3, "softmax")],
             "sparse_categorical_crossentropy",
-            rng.integers(0, 3, 8),
+            labels,
         ),
         (
-            [Dense(5, "sigmoid", use_bias=False), Dense(3)],
+            "linear/scce logits, no bias",
+            [Dense(5, "sigmoid", use_bias=False), Dense(3, use_bias=False)],
             losses.SparseCategoricalCrossentropy(from_logits=True),
-            rng.integers(0, 3, 8),
+            labels,
         ),
-        ([Dense(5, "tanh"), Dense(2)], "mse", rng.normal(size=(8, 2))),
+        (
+            "linear/bce logits",
+            [Dense(5, "relu"), Dense(4, "tanh"), Dense(1)],
+            losses.BinaryCrossentropy(from_logits=True),
+            binary,
+        ),
+        (
+            "multi-label sigmoid/bce",
+            [Dense(5, "relu"), Dense(3, "sigmoid")],
+            "binary_crossentropy",
+            rng.integers(0, 2, (8, 3)),
+        ),
+        (
+            "softmax/cce",
+            [Dense(5, "tanh"), Dense(3, "softmax")],
+            "categorical_crossentropy",
+            np.eye(3)[labels],
+        ),
+        (
+            "linear/mse",
+            [Dense(5, "tanh"), Dense(4, "relu"), Dense(2)],
+            "mse",
+            rng.normal(size=(8, 2)),
+        ),
+        (
+            "sigmoid/mse",
+            [Dense(5, "relu", use_bias=False), Dense(2, "sigmoid")],
+            "mse",
+            rng.uniform(size=(8, 2)),
+        ),
+        ("softmax/mse", [Dense(5, "tanh"), Dense(3, "softmax")], "mse", np.eye(3)[labels]),
     ]
-    for layers, loss, y in cases:
-        model = Sequential(layers, seed=15, dtype="float64")
-        model.compile(optimizer="adam", loss=loss)
-        report = xpnn.gradcheck(model, x, y)
-        for entry in report.values():
-            assert entry["kernel"] < 1e-5 and entry.get("bias", 0.0) < 1e-5, report
-            assert entry["loop_vs_matrix"] < 1e-10, report
+
+
+@pytest.mark.parametrize("case", range(9))
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_gradcheck_on_several_architectures(xp: Any, case: int, dtype: str) -> None:
+    rng = np.random.default_rng(15)
+    x = rng.normal(size=(8, 4))
+    name, layers, loss, y = _gradcheck_cases(rng)[case]
+    model = Sequential(layers, seed=15, dtype=dtype)
+    model.compile(optimizer="adam", loss=loss)
+    report = xpnn.gradcheck(model, x, y)
+    assert list(report) == [layer.name for layer in model.layers]
+    for layer, entry in zip(model.layers, report.values()):
+        assert set(entry) == {"kernel", "loop_vs_matrix"} | ({"bias"} if layer.use_bias else set())
+        assert entry["kernel"] < 1e-5 and entry.get("bias", 0.0) < 1e-5, (name, report)
+        assert entry["loop_vs_matrix"] < 1e-10, (name, report)
+
+
+def test_gradcheck_needs_a_compiled_model() -> None:
+    with pytest.raises(RuntimeError, match=r"compile\(\) before gradcheck\(\)"):
+        xpnn.gradcheck(Sequential([Dense(1)]), np.ones((2, 2)), np.ones(2))

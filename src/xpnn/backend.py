@@ -89,6 +89,20 @@ def _wrap(x: Any) -> Any:
     return x
 
 
+def _wrap_result(result: Any, out: Any) -> Any:
+    """Wrap a result; where it is the array behind ``out``, give back ``out`` itself, as NumPy
+    and CuPy return the very ``out`` object from ``f(..., out=out)``."""
+    if isinstance(out, tuple) and len(out) == 1:
+        out = out[0]
+    if isinstance(out, StrictArray) and result is out._a:
+        return out
+    if isinstance(out, tuple) and isinstance(result, tuple):
+        return tuple(
+            o if isinstance(o, StrictArray) and r is o._a else _wrap(r) for r, o in zip(result, out)
+        )
+    return _wrap(result)
+
+
 class StrictArray(np.lib.mixins.NDArrayOperatorsMixin):
     """A NumPy array that behaves like a CuPy array at the host boundary."""
 
@@ -130,13 +144,14 @@ class StrictArray(np.lib.mixins.NDArrayOperatorsMixin):
 
     # Device-side behaviour: NumPy underneath, results stay strict.
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        if "out" in kwargs:
-            kwargs["out"] = _unwrap(kwargs["out"])
-        result = getattr(ufunc, method)(*_unwrap(inputs), **kwargs)
-        return _wrap(result)
+        out = kwargs.get("out")
+        kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
+        return _wrap_result(getattr(ufunc, method)(*_unwrap(inputs), **kwargs), out)
 
     def __array_function__(self, func: Any, types_: Any, args: Any, kwargs: Any) -> Any:
-        return _wrap(func(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()}))
+        out = kwargs.get("out")
+        result = func(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()})
+        return _wrap_result(result, out)
 
     def __getitem__(self, key: Any) -> Any:
         return _wrap(self._a[_unwrap(key)])
@@ -164,8 +179,9 @@ class StrictArray(np.lib.mixins.NDArrayOperatorsMixin):
             return _wrap(attr) if isinstance(attr, np.ndarray) else attr
 
         def method(*args: Any, **kwargs: Any) -> Any:
+            out = kwargs.get("out")
             kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
-            return _wrap(attr(*_unwrap(args), **kwargs))
+            return _wrap_result(attr(*_unwrap(args), **kwargs), out)
 
         return method
 
@@ -198,8 +214,9 @@ class _StrictNamespace(types.ModuleType):
             return attr
 
         def function(*args: Any, **kwargs: Any) -> Any:
+            out = kwargs.get("out")
             kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
-            return _wrap(attr(*_unwrap(args), **kwargs))
+            return _wrap_result(attr(*_unwrap(args), **kwargs), out)
 
         return function
 

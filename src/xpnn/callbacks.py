@@ -84,7 +84,7 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
     Args follow Keras: ``mode`` is ``"min"``, ``"max"`` or ``"auto"`` (max for accuracy-like
-    names); ``restore_best_weights`` puts back the best epoch's weights when it stops;
+    names); ``restore_best_weights`` puts back the best epoch's weights when training ends;
     ``start_from_epoch`` waits that many epochs before counting.
     """
 
@@ -138,10 +138,11 @@ class EarlyStopping(Callback):
                 "val_ metrics."
             )
         current = logs[self.monitor]
-        if self.restore_best_weights and self.best_weights is None:
-            self.best_weights = self.model.get_weights()  # so there is always something to restore
         if epoch < self.start_from_epoch:
             return
+        if self.restore_best_weights and self.best_weights is None:
+            # as in Keras: until something improves, the weights at hand are the best
+            self.best_weights, self.best_epoch = self.model.get_weights(), epoch
         self.wait += 1
         if self._improved(current, self.best):
             self.best, self.best_epoch = current, epoch
@@ -156,17 +157,16 @@ class EarlyStopping(Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
-        if self.stopped_epoch > 0:
-            if self.restore_best_weights and self.best_weights is not None:
-                self.model.set_weights(self.best_weights)
+        # Keras 3 restores the best weights at the end of training whether or not it stopped
+        # early: the model fit() hands back is the best one seen.
+        if self.stopped_epoch > 0 and self.verbose:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
             if self.verbose:
                 print(
-                    f"Epoch {self.stopped_epoch + 1}: early stopping"
-                    + (
-                        f", restored the weights of epoch {self.best_epoch + 1}"
-                        if self.restore_best_weights
-                        else ""
-                    )
+                    f"Restoring model weights from the end of the best epoch: "
+                    f"{self.best_epoch + 1}."
                 )
 
 

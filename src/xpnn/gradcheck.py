@@ -79,8 +79,7 @@ def gradcheck(
     model._require_compiled("gradcheck")
     x64 = model._check_x(x, "gradcheck").astype(np.float64)
     model._ensure_built(x64)
-    y_host = model.loss.prepare_targets(y, (x64.shape[0], model.output_units))
-    y64 = y_host.astype(np.float64) if y_host.dtype.kind == "f" else y_host
+    y64 = model.loss.prepare_targets(y, (x64.shape[0], model.output_units), dtype=np.float64)
     weights = [w.astype(np.float64) for w in model.get_weights()]
     _, grads = _loss_and_grads(model, weights, x64, y64, "matrix")
     _, loop_grads = _loss_and_grads(model, weights, x64, y64, "loop")

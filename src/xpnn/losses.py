@@ -58,7 +58,9 @@ class Loss:
         xp = array_module(y_pred)
         if xp is np:
             y_pred = np.asarray(y_pred, dtype=np.result_type(np.asarray(y_pred).dtype, np.float32))
-        y_true = self.prepare_targets(y_true, y_pred.shape)
+        y_true = self.prepare_targets(y_true, y_pred.shape, dtype=y_pred.dtype)
+        if array_module(y_true) is not xp:  # host targets follow the predictions to the device
+            y_true = xp.asarray(y_true)
         return self.value(y_true, y_pred)
 
     def value(self, y_true: Any, y_pred: Any) -> Any:
@@ -81,9 +83,11 @@ class Loss:
         """``value`` and ``output_delta`` together (one pass where a fused kernel exists)."""
         return self.value(y_true, a), self.output_delta(y_true, a, activation, out)
 
-    def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...]) -> Any:
+    def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...], dtype: Any = None) -> Any:
         """Check ``y_true`` against the output and return it in the layout the loss uses.
 
+        Float targets are cast to ``dtype`` (the predictions' float type, as Keras casts
+        ``y_true``; default float32 for integer targets); class labels stay integers.
         Host (NumPy or list) targets have their values checked too; device arrays only their
         shape, since checking values would copy them home.
         """
@@ -97,13 +101,15 @@ class Loss:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _float_targets(y: Any, output_shape: tuple[int, ...], loss: str) -> Any:
+def _float_targets(y: Any, output_shape: tuple[int, ...], loss: str, dtype: Any = None) -> Any:
     xp = array_module(y)
     if xp is np:
         y = np.asarray(y)
-        if y.dtype.kind not in "biuf":
-            raise TypeError(f"{loss} targets must be numeric, received dtype {y.dtype}.")
-        y = y.astype(np.float32 if y.dtype.kind != "f" else y.dtype, copy=False)
+    if dtype is None:
+        dtype = y.dtype if y.dtype.kind == "f" else np.float32
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"{loss} targets must be numeric, received dtype {y.dtype}.")
+    y = y.astype(dtype, copy=False)
     if y.ndim == 1 and len(output_shape) == 2 and output_shape[1] == 1:
         y = y.reshape(-1, 1)  # (n,) and (n, 1) both mean one output column, as in Keras
     if tuple(y.shape) != tuple(output_shape):
@@ -132,8 +138,8 @@ class BinaryCrossentropy(Loss):
 
     name = "binary_crossentropy"
 
-    def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...]) -> Any:
-        y = _float_targets(y_true, output_shape, "binary_crossentropy")
+    def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...], dtype: Any = None) -> Any:
+        y = _float_targets(y_true, output_shape, "binary_crossentropy", dtype)
         if array_module(y) is np and y.size and (y.min() < 0 or y.max() > 1):
             raise ValueError(
                 "binary_crossentropy targets must lie in [0, 1], received values from "
@@ -198,8 +204,8 @@ class MeanSquaredError(Loss):
     def __init__(self) -> None:
         super().__init__(from_logits=False)
 
-    def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...]) -> Any:
-        return _float_targets(y_true, output_shape, "mean_squared_error")
+    def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...], dtype: Any = None) -> Any:
+        return _float_targets(y_true, output_shape, "mean_squared_error", dtype)
 
     def _value(self, y: Any, p: Any) -> Any:
         d = p - y
@@ -268,8 +274,8 @@ class CategoricalCrossentropy(_CategoricalBase):
 
     name = "categorical_crossentropy"
 
-    def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...]) -> Any:
-        y = _float_targets(y_true, output_shape, "categorical_crossentropy")
+    def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...], dtype: Any = None) -> Any:
+        y = _float_targets(y_true, output_shape, "categorical_crossentropy", dtype)
         if array_module(y) is np and y.size and (y.min() < 0 or y.max() > 1):
             raise ValueError(
                 "categorical_crossentropy targets must be one-hot rows (values in [0, 1]), "
@@ -293,7 +299,7 @@ class SparseCategoricalCrossentropy(_CategoricalBase):
 
     name = "sparse_categorical_crossentropy"
 
-    def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...]) -> Any:
+    def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...], dtype: Any = None) -> Any:
         xp = array_module(y_true)
         classes = output_shape[-1]
         y = np.asarray(y_true) if xp is np else y_true

@@ -107,25 +107,27 @@ class Sequential:
                 raise TypeError(
                     f"layers must be a list of layers, received {type(layers).__name__}."
                 )
-            for i, layer in enumerate(layers):
-                if isinstance(layer, Input):
-                    if i != 0:
-                        raise ValueError("Input can only be the first entry of a Sequential model.")
-                    self.input_dim = layer.shape[0]
-                else:
-                    self.add(layer, _build=False)
+            for layer in layers:
+                self.add(layer, _build=False)
         if self.input_dim is not None and self.layers:
             self.build((None, self.input_dim))
 
     # -- structure ------------------------------------------------------------------------
-    def add(self, layer: Dense, _build: bool = True) -> None:
-        """Append a ``Dense`` layer (before the model is built)."""
+    def add(self, layer: Dense | Input, _build: bool = True) -> None:
+        """Append a layer: an ``Input`` first (then the model builds as layers arrive, as in
+        Keras), then ``Dense`` layers. Adding to a built model keeps the existing weights."""
+        if isinstance(layer, Input):
+            if self.layers or self.input_dim is not None:
+                raise ValueError(
+                    "Input can only be the first entry of a Sequential model; this one already "
+                    f"has {'layers' if self.layers else 'an input'}."
+                )
+            self.input_dim = layer.shape[0]
+            return
         if not isinstance(layer, Dense):
             raise TypeError(
                 f"Sequential takes Input and Dense layers, received {type(layer).__name__}."
             )
-        if self.built:
-            raise ValueError("Cannot add layers to a model that is already built.")
         taken = {lyr.name for lyr in self.layers}
         if layer.name is None:
             base, k = "dense", 0
@@ -148,19 +150,39 @@ class Sequential:
 
     def build(self, input_shape: tuple[int | None, ...] | int) -> None:
         """Create the weights for inputs of ``input_shape`` (``(None, features)`` or
-        ``features``), drawn on the host from the model's seed and moved to the backend."""
+        ``features``), drawn on the host from the model's seed and moved to the backend.
+
+        As in Keras, a built model keeps its weights: building again with the same shape
+        changes nothing (layers added since are built, the others keep their weights), and a
+        different feature count is refused."""
         if not self.layers:
             raise ValueError("The model has no layers to build; add Dense layers first.")
         features = input_shape if isinstance(input_shape, numbers.Integral) else input_shape[-1]
-        self.input_dim = _positive_int(features, "The input feature count")
+        features = _positive_int(features, "The input feature count")
+        if self.input_dim is not None and features != self.input_dim:
+            raise ValueError(
+                f"Sequential model {self.name!r} has already been configured to use input shape "
+                f"(None, {self.input_dim}). You cannot build it with input_shape "
+                f"(None, {features})."
+            )
+        self.input_dim = features
+        done = len(self._param_views) if self.built else 0  # layers that have weights
+        if done == len(self.layers):
+            return
         xp = get_backend().xp
-        shapes, host = [], []
+        if self.built and self._xp is not xp:
+            raise RuntimeError(
+                f"This model's weights live on another backend than the active one "
+                f"({get_backend().name}); add its layers on that backend."
+            )
+        shapes, host = [], [] if not done else [to_numpy(self._params)]
         fan_in = self.input_dim
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
             shapes.append(layer.param_shapes(fan_in))
-            host.extend(layer.initial_weights(fan_in, self._rng))
+            if i >= done:
+                host.extend(w.ravel() for w in layer.initial_weights(fan_in, self._rng))
             fan_in = layer.units
-        flat = np.concatenate([w.ravel() for w in host]).astype(self.dtype)
+        flat = np.concatenate(host).astype(self.dtype)
         self._xp = xp
         self._params = to_device(flat)  # the one flat buffer: [W1, b1, W2, b2, ...]
         self._grads = xp.zeros_like(self._params)
@@ -219,29 +241,33 @@ class Sequential:
     def _check_x(self, x: Any, where: str) -> Any:
         if x is None:
             raise ValueError(f"{where}() needs input data x, received None.")
-        if array_module(x) is not np:  # already on the device: check there, once
-            xp = array_module(x)
-            if x.ndim != 2:
-                raise ValueError(
-                    f"{where}() expects x of shape (samples, features), got {x.shape}."
-                )
-            if not bool(to_numpy(xp.isfinite(x).all())):
-                raise ValueError(f"{where}() input x contains NaN or infinity.")
-            return x.astype(self.dtype, copy=False)
-        try:
-            arr = np.asarray(x)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{where}() could not read x as a numeric array: {exc}") from exc
+        on_device = array_module(x) is not np
+        if on_device:  # already on the device: checked there, with one scalar copied home
+            arr = x
+        else:
+            try:
+                arr = np.asarray(x)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{where}() could not read x as a numeric array: {exc}") from exc
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{where}() expects numeric x, received an array of dtype {arr.dtype}.")
         if arr.ndim != 2:
             hint = " Use x.reshape(-1, 1) for a single feature." if arr.ndim == 1 else ""
             raise ValueError(
                 f"{where}() expects x of shape (samples, features), received shape "
-                f"{arr.shape}.{hint}"
+                f"{tuple(arr.shape)}.{hint}"
             )
         if arr.shape[0] == 0:
             raise ValueError(f"{where}() received empty data: x has 0 samples.")
+        if self.input_dim is not None and arr.shape[1] != self.input_dim:
+            raise ValueError(
+                f"{where}() expects x with {self.input_dim} features (the model's input), "
+                f"received {arr.shape[1]}."
+            )
+        if on_device:
+            if arr.dtype.kind == "f" and not bool(to_numpy(array_module(arr).isfinite(arr).all())):
+                raise ValueError(f"{where}() input x contains NaN or infinity.")
+            return arr.astype(self.dtype, copy=False)
         # Row sums are finite only if every entry is (NaN and inf propagate); as a
         # matrix-vector product they take one multithreaded BLAS pass, and the full search
         # runs only when they are not (which may also be an overflow).
@@ -255,11 +281,6 @@ class Sequential:
                 f"{where}() input x contains NaN or infinity (first at row {bad[0]}, "
                 f"column {bad[1]}); clean or impute the data first."
             )
-        if self.input_dim is not None and arr.shape[1] != self.input_dim:
-            raise ValueError(
-                f"{where}() expects x with {self.input_dim} features (the model's input), "
-                f"received {arr.shape[1]}."
-            )
         return arr.astype(self.dtype, copy=False)
 
     def _check_xy(self, x: Any, y: Any, where: str) -> tuple[Any, Any]:
@@ -271,7 +292,7 @@ class Sequential:
             raise ValueError(
                 f"{where}() received {x.shape[0]} samples in x but {n_y} in y; they must match."
             )
-        return x, self.loss.prepare_targets(y, (x.shape[0], self.output_units))
+        return x, self.loss.prepare_targets(y, (x.shape[0], self.output_units), self.dtype)
 
     def _require_compiled(self, where: str) -> None:
         if self.loss is None or self.optimizer is None:

@@ -58,11 +58,18 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it a file's usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it is to set it and put it back
+    os.umask(mask)
+    return mask
 
 
 def _unreadable(path: str, exc: Exception) -> ValueError:
@@ -81,8 +88,9 @@ def load_model(path: str | os.PathLike[str], compile: bool = True) -> Any:
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        # ValueError: NumPy takes a non-zip file for a pickle and refuses it
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        # ValueError: NumPy takes a non-zip file for a pickle and refuses it;
+        # NotImplementedError: zipfile meets a compression method it does not know
         raise _unreadable(path, exc) from exc
     if _CONFIG_KEY not in arrays:
         raise ValueError(f"{path!r} is not an xpnn model file (no xpnn config inside).")
