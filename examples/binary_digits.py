@@ -22,10 +22,11 @@ scaler = MinMaxScaler().fit(X[train])  # statistics of the training split only
 model = xpnn.Sequential(
     [
         xpnn.Input(shape=(64,)),
-        xpnn.Dense(25, activation="sigmoid"),
-        xpnn.Dense(15, activation="sigmoid"),
-        xpnn.Dense(1, activation="sigmoid"),
+        xpnn.Dense(25, activation="sigmoid", name="layer1"),
+        xpnn.Dense(15, activation="sigmoid", name="layer2"),
+        xpnn.Dense(1, activation="sigmoid", name="layer3"),
     ],
+    name="my_model",
     seed=0,
 )
 
@@ -42,4 +43,6 @@ model.fit(
 )
 
 loss, accuracy = model.evaluate(scaler.transform(X[test]), y[test])
+probability = model.predict(scaler.transform(X[test][:1]))[0, 0]  # P(the digit is a 1)
+print(f"first test digit: {y[test][0]}, P(it is a 1) = {probability:.3f}")
 print(f"test accuracy: {accuracy:.4f}")

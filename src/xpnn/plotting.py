@@ -1,101 +1,144 @@
-"""Pictures of training: learning curves and labelled digits (matplotlib, an optional extra)."""
+"""Pictures of training: learning curves and labelled digits (matplotlib, an optional extra).
+
+With a ``path`` the figure is drawn on matplotlib's Agg canvas and written as PNG without
+touching pyplot, so saving works on a machine without a display and changes no global backend.
+Without one the figure comes from pyplot, to be shown (``plt.show()``, or inline in a notebook).
+"""
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_history", "plot_digits"]
+__all__ = ["plot_digits", "plot_history"]
+
+_INSTALL = "Plotting needs matplotlib: pip install 'xpnn[plots]'."
 
 
-def _pyplot() -> Any:
+def _figure(path: Any, figsize: tuple[float, float]) -> Any:
+    """A new figure: headless (Agg) when it is only to be saved, else pyplot's."""
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401
     except ImportError as exc:
-        raise ImportError("Plotting needs matplotlib: pip install 'xpnn[plots]'.") from exc
-    if matplotlib.get_backend().lower() not in ("agg",) and not _has_display():
-        matplotlib.use("Agg")  # no screen: draw to files
+        raise ImportError(_INSTALL) from exc
+    if path is not None:
+        from matplotlib.figure import Figure
+
+        return Figure(figsize=figsize, layout="constrained")
     import matplotlib.pyplot as plt
 
-    return plt
+    return plt.figure(figsize=figsize, layout="constrained")
 
 
-def _has_display() -> bool:
-    import os
-    import sys
-
-    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY"))
+def _label(key: str) -> str:
+    return key.replace("_", " ")
 
 
 def plot_history(
-    history: dict[str, list[float]], path: str | None = None, title: str | None = None
+    history: dict[str, list[float]] | Any,
+    path: str | os.PathLike[str] | None = None,
+    title: str | None = None,
 ) -> Any:
-    """Loss (and accuracy or another metric, when recorded) per epoch, training and validation.
+    """Loss, and accuracy (or another metric) when recorded, per epoch: training and validation.
 
     Args:
-        history: ``History.history``: ``{"loss": [...], "val_loss": [...], ...}``.
-        path: save the figure there as PNG when given.
+        history: ``History.history`` (``{"loss": [...], "val_loss": [...], ...}``) or a History.
+        path: write the figure there as PNG when given.
         title: the figure's title.
 
     Returns:
         The matplotlib figure.
     """
-    plt = _pyplot()
-    metrics = [k for k in history if not k.startswith("val_")]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
-    for ax, key in zip(axes[0], metrics):
-        epochs = np.arange(1, len(history[key]) + 1)
-        ax.plot(epochs, history[key], label=f"training {key}", color="tab:blue")
+    history = getattr(history, "history", history)
+    if not isinstance(history, dict) or not history.get("loss"):
+        raise ValueError(
+            "plot_history needs a history with a 'loss' list (History.history after fit), "
+            f"received {history!r}."
+        )
+    # One panel per quantity: loss first, then the metrics, each with its val_ twin.
+    keys = ["loss"] + [k for k in history if k != "loss" and not k.startswith("val_")]
+    fig = _figure(path, figsize=(5.5 * len(keys), 4.0))
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    marker = "o" if len(epochs) <= 20 else None  # a single epoch is still visible
+    for ax, key in zip(axes, keys):
+        ax.plot(epochs, history[key], marker=marker, color="tab:blue", label="training")
         if f"val_{key}" in history:
-            ax.plot(epochs, history[f"val_{key}"], label=f"validation {key}", color="tab:orange")
+            val = history[f"val_{key}"]
+            ax.plot(epochs, val, marker=marker, color="tab:orange", ls="--", label="validation")
+        ax.set_title(_label(key))
         ax.set_xlabel("epoch")
-        ax.set_ylabel(key)
-        ax.set_title(key.replace("_", " "))
+        ax.set_ylabel(_label(key))
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=110)
-        plt.close(fig)
     return fig
 
 
 def plot_digits(
     images: np.ndarray,
-    predicted: Sequence[int],
-    true: Sequence[int],
-    path: str,
+    predicted: Sequence[Any],
+    true: Sequence[Any],
+    path: str | os.PathLike[str] | None = None,
     columns: int = 8,
     title: str | None = None,
-) -> None:
-    """A grid of digit images, each titled with its prediction; mistakes in red, with the
-    true label."""
-    plt = _pyplot()
+) -> Any:
+    """A grid of digit images, each titled with its predicted class; mistakes in red, framed,
+    with the true label.
+
+    Args:
+        images: (n, h, w) images, or (n, h*w) rows of a square image.
+        predicted: the predicted class of each image.
+        true: the true class of each image.
+        path: write the figure there as PNG when given.
+        columns: images per row.
+        title: the figure's title (default: how many are wrong).
+
+    Returns:
+        The matplotlib figure.
+    """
+    images = np.asarray(images)
+    if images.ndim == 2:
+        side = math.isqrt(images.shape[1])
+        images = images.reshape(len(images), side, side)
+    if not (len(images) == len(predicted) == len(true)) or len(images) == 0:
+        raise ValueError(
+            f"plot_digits needs as many predictions and true labels as images, received "
+            f"{len(images)} images, {len(predicted)} predicted, {len(true)} true."
+        )
     n = len(images)
-    rows = max(1, int(np.ceil(n / columns)))
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(1.4 * columns, 1.6 * rows + 0.6), squeeze=False
-    )
+    columns = max(1, min(columns, n))
+    rows = math.ceil(n / columns)
+    fig = _figure(path, figsize=(1.35 * columns, 1.55 * rows + 0.5))
+    axes = fig.subplots(rows, columns, squeeze=False)
+    mistakes = 0
     for k, ax in enumerate(axes.ravel()):
-        ax.axis("off")
+        ax.set_xticks([])
+        ax.set_yticks([])
         if k >= n:
+            ax.set_axis_off()
             continue
         ax.imshow(images[k], cmap="gray_r", interpolation="nearest")
-        right = int(predicted[k]) == int(true[k])
-        label = f"{int(predicted[k])}" if right else f"{int(predicted[k])} (true {int(true[k])})"
-        ax.set_title(
-            label,
-            color="black" if right else "red",
-            fontsize=10,
-            fontweight="normal" if right else "bold",
-        )
-    mistakes = sum(int(p) != int(t) for p, t in zip(predicted, true))
-    marked = "none wrong" if mistakes == 0 else f"{mistakes} wrong, marked in red"
-    fig.suptitle(title or f"Test digits labelled with their predictions ({marked})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        right = str(predicted[k]) == str(true[k])
+        mistakes += not right
+        if right:
+            ax.set_title(f"{predicted[k]}", fontsize=10)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+        else:
+            ax.set_title(f"{predicted[k]} (true {true[k]})", fontsize=9, color="red")
+            for spine in ax.spines.values():
+                spine.set(color="red", linewidth=2.5)
+    wrong = "all right" if mistakes == 0 else f"{mistakes} wrong, in red"
+    fig.suptitle(title or f"Predicted class of {n} test digits ({wrong})")
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
