@@ -1,19 +1,33 @@
 """GPU benchmarks: seconds per epoch of xpnn on CuPy against PyTorch (CUDA, eager) and JAX
-(whole step jitted, when installed), and the large workload's FLOP/s against cuBLAS SGEMM.
+(whole step jitted, where installed with GPU support), on seed, mnist, wide and large; for
+every row the matrix products' FLOP/s, set against a plain cuBLAS SGEMM measured here.
 
-    PYTHONPATH=src python benchmarks/gpu_bench.py --output gpu-results.md
+    PYTHONPATH=src python benchmarks/gpu_bench.py [REPORT.md] [--only large] [--tf32]
 
-Runs from the source tree; needs CuPy and a CUDA device (PyTorch and JAX are optional).
+Needs CuPy and a CUDA device (exits 2 with a message otherwise); PyTorch and JAX are optional.
+Prints one markdown table and, given a path, writes it there.
+
+Fairness: every contestant gets the same data, network, Adam(1e-3) and batches, and does its
+matrix products in true FP32 unless ``--tf32`` (then all of them, and the SGEMM, use TF32):
+CuPy through ``CUPY_TF32`` (read at the first float32 product, so set here before any),
+PyTorch through ``torch.set_float32_matmul_precision``, JAX through
+``jax_default_matmul_precision`` (JAX's GPU default would use TF32). An epoch is timed from a
+synchronised device to a synchronised device; one warm-up epoch comes first.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -23,24 +37,88 @@ import numpy as np  # noqa: E402
 import peers  # noqa: E402
 from workloads import LARGE, WORKLOADS, Workload  # noqa: E402
 
+ALL = {**WORKLOADS, "large": LARGE}
 ROUNDS = {"seed": 10, "mnist": 5, "wide": 5, "large": 3}
+SGEMM_SHAPE = (8192, 4096, 4096)  # m, n, k: the large workload's forward product
+REFERENCE = "PyTorch (CUDA, eager)"
 
 
-def median_epoch(epoch: Callable[[], object], rounds: int) -> float:
+@dataclass(frozen=True)
+class Row:
+    workload: str
+    contestant: str
+    seconds: float  # median per epoch
+    rounds: int
+    flops: float  # of the epoch's matrix products
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("report", nargs="?", help="also write the markdown table to this file")
+    parser.add_argument(
+        "--only", nargs="+", choices=list(ALL), metavar="NAME", help="workloads (default: all)"
+    )
+    parser.add_argument("--rounds", type=int, help="timed epochs (default: 10, 5, 5, 3)")
+    parser.add_argument("--tf32", action="store_true", help="TF32 products for every contestant")
+    return parser.parse_args(argv)
+
+
+# -- the report (no GPU needed: tested on the CPU) ----------------------------------------
+def format_report(env: list[str], rows: list[Row], sgemm_flops: float | None, tf32: bool) -> str:
+    """The summary: environment lines, then one table row per contestant and workload."""
+    precision = "TF32" if tf32 else "FP32"
+    lines = [f"## GPU: seconds per epoch (median), {precision} products", "", *env, ""]
+    if sgemm_flops:
+        m, n, k = SGEMM_SHAPE
+        lines += [
+            f"cuBLAS SGEMM reference (cupy.matmul {m}x{k} @ {k}x{n}, {precision}): "
+            f"{sgemm_flops / 1e12:.1f} TFLOP/s",
+            "",
+        ]
+    lines += [
+        "| workload | contestant | s/epoch | rounds | vs PyTorch | matmul TFLOP/s | of SGEMM |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    reference = {r.workload: r.seconds for r in rows if r.contestant == REFERENCE}
+    for r in rows:
+        ref = reference.get(r.workload)
+        ratio = f"{r.seconds / ref:.2f}x" if ref else "-"
+        rate = r.flops / r.seconds
+        share = f"{rate / sgemm_flops:.0%}" if sgemm_flops else "-"
+        lines.append(
+            f"| {r.workload} | {r.contestant} | {r.seconds:.4g} | {r.rounds} | {ratio} "
+            f"| {rate / 1e12:.2f} | {share} |"
+        )
+    lines += [
+        "",
+        "FLOPs count the epoch's matrix products exactly: forward and dW for every layer, dX "
+        "for all but the first (workloads.Workload.matmul_flops).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# -- the measurements ---------------------------------------------------------------------
+def median_epoch(epoch: Callable[[], object], rounds: int, sync: Callable[[], None]) -> float:
+    epoch()  # warm-up: compilation, cuBLAS handles, memory pools
+    sync()
     times = []
     for _ in range(rounds):
         start = time.perf_counter()
-        epoch()  # each contestant synchronises its device before returning
+        epoch()
+        sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-def sgemm_rate(cp, m: int = 8192, n: int = 4096, k: int = 4096, repeat: int = 20) -> float:
-    """FLOP/s of a plain float32 cupy.matmul (cuBLAS SGEMM) at the large workload's shape."""
-    a = cp.random.standard_normal((m, k), dtype=cp.float32)
-    b = cp.random.standard_normal((k, n), dtype=cp.float32)
+def sgemm_flops(cp, repeat: int = 20) -> float:
+    """FLOP/s of a plain float32 ``cupy.matmul`` (cuBLAS SGEMM) at SGEMM_SHAPE."""
+    m, n, k = SGEMM_SHAPE
+    rng = cp.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=cp.float32)
+    b = rng.standard_normal((k, n), dtype=cp.float32)
     c = cp.empty((m, n), dtype=cp.float32)
-    cp.matmul(a, b, out=c)
+    for _ in range(3):
+        cp.matmul(a, b, out=c)
     cp.cuda.Device().synchronize()
     start = time.perf_counter()
     for _ in range(repeat):
@@ -49,88 +127,130 @@ def sgemm_rate(cp, m: int = 8192, n: int = 4096, k: int = 4096, repeat: int = 20
     return 2.0 * m * n * k * repeat / (time.perf_counter() - start)
 
 
-def contestants(w: Workload, x: np.ndarray, y: np.ndarray) -> dict[str, Callable[[], object]]:
-    import xpnn
-
-    out: dict[str, Callable[[], object]] = {}
-    with xpnn.use_backend("cupy"):
-        out["xpnn (CuPy)"] = peers.make_xpnn(w, x, y)
+def _torch():
     try:
         import torch
-
-        if torch.cuda.is_available():
-            out["PyTorch (CUDA, eager)"] = peers.make_torch(w, x, y, device="cuda")
     except ImportError:
-        pass
+        return None
+    return torch if torch.cuda.is_available() else None
+
+
+def _jax():
     try:
         import jax
 
-        if any(d.platform == "gpu" for d in jax.devices()):
-            out["JAX (jit)"] = peers.make_jax(w, x, y)
+        jax.devices("gpu")
     except (ImportError, RuntimeError):
-        pass
+        return None
+    return jax
+
+
+def makers(cp, tf32: bool) -> dict[str, Callable[[Workload, np.ndarray, np.ndarray], object]]:
+    """Contestant name -> maker of its epoch function on the GPU."""
+
+    def xpnn_cupy(w: Workload, x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
+        epoch = peers.make_xpnn(w, x, y)  # the active backend is cupy: the data go there
+
+        def run() -> None:
+            epoch()
+            cp.cuda.Device().synchronize()
+
+        return run
+
+    out = {"xpnn (CuPy)": xpnn_cupy}
+    torch = _torch()
+    if torch is not None:
+        torch.set_float32_matmul_precision("high" if tf32 else "highest")
+        out[REFERENCE] = lambda w, x, y: peers.make_torch(w, x, y, device="cuda")
+    jax = _jax()
+    if jax is not None:
+        jax.config.update("jax_default_matmul_precision", "tensorfloat32" if tf32 else "highest")
+        out["JAX (jit)"] = peers.make_jax  # its epoch ends in block_until_ready
     return out
 
 
 def environment(cp) -> list[str]:
     props = cp.cuda.runtime.getDeviceProperties(0)
+    name = props["name"]
+    name = name.decode() if isinstance(name, bytes) else name
     lines = [
-        f"- device: {props['name'].decode()}",
-        f"- driver: {cp.cuda.runtime.driverGetVersion()}, CUDA runtime "
-        f"{cp.cuda.runtime.runtimeGetVersion()}",
-        f"- CuPy {cp.__version__}, NumPy {np.__version__}, Python {platform.python_version()}",
+        f"- device: {name}, compute capability {props['major']}.{props['minor']}, "
+        f"{props['totalGlobalMem'] / 2**30:.0f} GiB",
+    ]
+    if shutil.which("nvidia-smi"):
+        smi = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+        )
+        lines.append(f"- NVIDIA driver {smi.stdout.strip().splitlines()[0] if smi.stdout else '?'}")
+    runtime, driver = cp.cuda.runtime.runtimeGetVersion(), cp.cuda.runtime.driverGetVersion()
+    lines += [
+        f"- CUDA runtime {runtime // 1000}.{runtime % 1000 // 10} (driver supports "
+        f"{driver // 1000}.{driver % 1000 // 10}); CuPy {cp.__version__}; NumPy {np.__version__};"
+        f" Python {platform.python_version()}",
     ]
     try:
         import torch
 
-        lines.append(f"- PyTorch {torch.__version__} (CUDA {torch.version.cuda})")
+        seen = "" if torch.cuda.is_available() else ", sees no device"
+        lines.append(f"- PyTorch {torch.__version__} (CUDA {torch.version.cuda}{seen})")
     except ImportError:
         lines.append("- PyTorch: not installed")
+    jax = _jax()
+    lines.append(f"- JAX {jax.__version__} (GPU)" if jax is not None else "- JAX: no GPU backend")
     return lines
 
 
+def _release(cp) -> None:
+    gc.collect()
+    cp.get_default_memory_pool().free_all_blocks()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", help="write the markdown table there too")
-    parser.add_argument("--only", nargs="*", help="workload names (default: all four)")
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
+    # before CuPy's first float32 product, and before JAX is imported
+    os.environ["CUPY_TF32"] = "1" if args.tf32 else "0"
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # share the GPU's memory
     try:
         import cupy as cp
 
         if not cp.cuda.is_available():
-            raise RuntimeError("no CUDA device is visible")
+            raise RuntimeError("CuPy sees no CUDA device (check nvidia-smi, CUDA_VISIBLE_DEVICES)")
     except (ImportError, RuntimeError) as exc:
         print(f"gpu_bench: needs CuPy and a CUDA GPU: {exc}", file=sys.stderr)
         return 2
+    import xpnn
 
-    workloads = {**WORKLOADS, "large": LARGE}
-    names = args.only or list(workloads)
-    lines = ["## GPU: seconds per epoch (medians)", "", *environment(cp), ""]
-    lines += [
-        "| workload | contestant | s/epoch | vs PyTorch | note |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    rate = sgemm_rate(cp)
-    for name in names:
-        w = workloads[name]
+    xpnn.set_backend("cupy")
+
+    def sync() -> None:
+        cp.cuda.Device().synchronize()
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+    env = environment(cp)
+    reference = sgemm_flops(cp)
+    print(f"cuBLAS SGEMM: {reference / 1e12:.1f} TFLOP/s", flush=True)
+    contestants = makers(cp, args.tf32)
+    rows: list[Row] = []
+    for name in args.only or list(ALL):
+        w = ALL[name]
         x, y = w.data()
-        results = {k: median_epoch(fn, ROUNDS[name]) for k, fn in contestants(w, x, y).items()}
-        torch_time = results.get("PyTorch (CUDA, eager)")
-        for contestant, seconds in results.items():
-            ratio = f"{seconds / torch_time:.2f}x" if torch_time else "-"
-            note = ""
-            if name == "large":
-                achieved = w.matmul_flops(x.shape[0]) / seconds
-                note = (
-                    f"{achieved / 1e12:.1f} TFLOP/s = {achieved / rate:.0%} of SGEMM "
-                    f"({rate / 1e12:.1f} TFLOP/s)"
-                )
-            lines.append(f"| {name} | {contestant} | {seconds:.4f} | {ratio} | {note} |")
-        print("\n".join(lines[-len(results) :]), flush=True)
-    table = "\n".join(lines)
-    print(table)
-    if args.output:
-        Path(args.output).write_text(table + "\n")
+        rounds = args.rounds or ROUNDS[name]
+        for contestant, make in contestants.items():
+            seconds = median_epoch(make(w, x, y), rounds, sync)
+            rows.append(Row(name, contestant, seconds, rounds, w.matmul_flops(x.shape[0])))
+            print(f"{name:6} {contestant:24} {seconds:.4g} s/epoch", flush=True)
+            _release(cp)
+    report = format_report(env, rows, reference, args.tf32)
+    print(report)
+    if args.report:
+        Path(args.report).write_text(report)
     return 0
 
 

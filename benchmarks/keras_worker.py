@@ -1,46 +1,58 @@
-"""A Keras 3 contestant in its own process (KERAS_BACKEND is fixed at import, so JAX and
-torch cannot share one). Protocol on stdin/stdout: it prints ``ready`` once built and warmed
-up, then answers each ``epoch`` line by training one epoch and printing ``done``.
+"""A Keras 3 contestant in a process of its own: KERAS_BACKEND is read once, at keras's first
+import, so Keras on JAX and Keras on torch cannot share one process (nor the pytest process,
+whose peers import jax and torch themselves).
 
-    python keras_worker.py BACKEND WORKLOAD [--small]
+    python keras_worker.py BACKEND WORKLOAD [--small] [--threads N]
+
+Protocol on stdin/stdout: the worker builds the model and prints ``ready``; each ``epoch``
+line then trains one epoch (``model.fit(..., epochs=1)``) and is answered with
+``done SECONDS``, the epoch's time as the worker measured it. Any other line, or end of input,
+ends the worker. The benchmark times the whole request, so the pipe's round trip (tens of
+microseconds) is inside its figure; the worker's own time is recorded beside it.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+import time
 
-if __name__ == "__main__":
-    backend, name = sys.argv[1], sys.argv[2]
-    os.environ["KERAS_BACKEND"] = backend
-    os.environ.setdefault("OMP_NUM_THREADS", "2")
-    if backend == "torch":
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("backend", choices=["jax", "torch"])
+    parser.add_argument("workload")
+    parser.add_argument("--small", action="store_true")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    # before keras (and with it jax or torch) is imported; the CPU affinity that caps JAX's
+    # thread pool is inherited from the pytest process
+    os.environ["KERAS_BACKEND"] = args.backend
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(args.threads))
+    if args.backend == "torch":
         import torch
 
-        torch.set_num_threads(2)
-    import keras
+        torch.set_num_threads(args.threads)
     from threadpoolctl import threadpool_limits
 
+    import peers
     from workloads import WORKLOADS
 
-    threadpool_limits(2)
-    w = WORKLOADS[name]
-    x, y = w.data(small="--small" in sys.argv)
-    keras.utils.set_random_seed(0)
-    layers = [keras.Input((w.features,))]
-    layers += [keras.layers.Dense(h, activation=w.activation) for h in w.hidden]
-    layers.append(keras.layers.Dense(w.outputs, activation="sigmoid" if w.binary else None))
-    model = keras.Sequential(layers)
-    loss = (
-        keras.losses.BinaryCrossentropy()
-        if w.binary
-        else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    )
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
-    model.fit(x, y, epochs=1, batch_size=w.batch, verbose=0)  # compile and warm up
+    w = WORKLOADS[args.workload]
+    epoch = peers.make_keras(w, *w.data(small=args.small))
+    threadpool_limits(args.threads)  # after the imports, so that every loaded pool is capped
     print("ready", flush=True)
     for line in sys.stdin:
         if line.strip() != "epoch":
             break
-        model.fit(x, y, epochs=1, batch_size=w.batch, verbose=0)
-        print("done", flush=True)
+        start = time.perf_counter()
+        epoch()
+        print(f"done {time.perf_counter() - start:.9f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

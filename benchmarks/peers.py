@@ -1,30 +1,34 @@
 """One training epoch of a workload, per contestant: xpnn, the BLAS floor and the peers.
 
-Each ``make_*`` builds its contestant on the data (warming up what it compiles) and returns a
-function that trains exactly one epoch: float32, Adam(1e-3), shuffled mini-batches.
+Each ``make_*`` builds its contestant on the data and returns a function that trains exactly
+one epoch: float32, Adam(lr=1e-3), mini-batches of ``w.batch`` in a fresh shuffled order, the
+short last batch included. The first call compiles and allocates (JIT, caches, buffers); the
+benchmarks run it as a warm-up round and time the calls after it. Peers are imported inside
+their maker, so a missing one costs nothing until it is asked for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
-from workloads import Workload
+from workloads import SEED, Workload
 
 Epoch = Callable[[], object]
 
 
 def make_xpnn(w: Workload, x: np.ndarray, y: np.ndarray, kernel: str = "matrix") -> Epoch:
+    """``model.fit(x, y, epochs=1)`` on the active backend (the data moved there once)."""
     import xpnn
 
-    out_act = "sigmoid" if w.binary else None
     model = xpnn.Sequential(
         [xpnn.Input((w.features,))]
         + [xpnn.Dense(h, w.activation) for h in w.hidden]
-        + [xpnn.Dense(w.outputs, out_act)],
+        + [xpnn.Dense(w.outputs, "sigmoid" if w.binary else None)],
         kernel=kernel,
-        seed=0,
+        seed=SEED,
     )
     loss = (
         xpnn.losses.BinaryCrossentropy()
@@ -32,50 +36,53 @@ def make_xpnn(w: Workload, x: np.ndarray, y: np.ndarray, kernel: str = "matrix")
         else xpnn.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
     model.compile(optimizer=xpnn.optimizers.Adam(1e-3), loss=loss)
-    x_dev, y_dev = xpnn.to_device(x), xpnn.to_device(y)  # on the GPU the data stays there
+    x_dev, y_dev = xpnn.to_device(x), xpnn.to_device(y)
 
     def epoch() -> object:
         return model.fit(x_dev, y_dev, epochs=1, batch_size=w.batch, verbose=0)
 
-    epoch()  # warm-up: JIT compilation, caches
     return epoch
 
 
 def make_floor(w: Workload, x: np.ndarray, y: np.ndarray) -> Epoch:
-    """Only the matrix products of one epoch, preallocated: forward A @ W per layer; backward
-    A.T @ dZ per layer and dZ @ W.T for all but the first, for every batch size used."""
-    rng = np.random.default_rng(0)
+    """Only the matrix products one epoch needs, at its shapes, into preallocated buffers:
+    forward ``A @ W`` per layer; backward ``A.T @ dZ`` per layer and ``dZ @ W.T`` for all but
+    the first, for every batch including the short last one. No gather, no activations, no
+    loss, no optimizer: what is left when everything but BLAS costs nothing."""
+    rng = np.random.default_rng(SEED)
     u = w.units
-    W = [rng.standard_normal((a, b), dtype=np.float32) for a, b in zip(u, u[1:])]
+    W = [rng.standard_normal((a, b), dtype=np.float32) * 0.05 for a, b in zip(u, u[1:])]
     dW = [np.empty_like(m) for m in W]
-    n = x.shape[0]
-    sizes = sorted({min(w.batch, n), n - (n - 1) // w.batch * w.batch})
+    batches = w.batch_sizes(x.shape[0])
+    # A[i] is the input of layer i, D[i] its gradient; ones hold no denormals
     bufs = {
         s: ([np.ones((s, k), np.float32) for k in u], [np.ones((s, k), np.float32) for k in u])
-        for s in sizes
+        for s in set(batches)
     }
-    batches = [min(w.batch, n - s) for s in range(0, n, w.batch)]
 
     def epoch() -> None:
         for s in batches:
             A, D = bufs[s]
             for i in range(len(W)):
-                np.matmul(A[i], W[i], out=A[i + 1])
+                np.matmul(A[i], W[i], out=A[i + 1])  # (s, u[i+1])
             for i in range(len(W) - 1, -1, -1):
-                np.matmul(A[i].T, D[i + 1], out=dW[i])
+                np.matmul(A[i].T, D[i + 1], out=dW[i])  # (u[i], u[i+1])
                 if i:
-                    np.matmul(D[i + 1], W[i].T, out=D[i])
+                    np.matmul(D[i + 1], W[i].T, out=D[i])  # (s, u[i])
 
-    epoch()
     return epoch
 
 
-def make_torch(w: Workload, x: np.ndarray, y: np.ndarray, device: str = "cpu") -> Epoch:
+def make_torch(
+    w: Workload, x: np.ndarray, y: np.ndarray, device: str = "cpu", threads: int = 2
+) -> Epoch:
+    """Eager PyTorch: nn.Sequential, torch.optim.Adam with its defaults, a plain loop over a
+    per-epoch ``randperm`` with ``index_select`` batches."""
     import torch
 
     if device == "cpu":
-        torch.set_num_threads(2)
-    torch.manual_seed(0)
+        torch.set_num_threads(threads)
+    torch.manual_seed(SEED)
     act = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU}[w.activation]
     layers: list[torch.nn.Module] = []
     for a, b in zip(w.units, w.units[1:-1]):
@@ -83,7 +90,7 @@ def make_torch(w: Workload, x: np.ndarray, y: np.ndarray, device: str = "cpu") -
     layers.append(torch.nn.Linear(w.units[-2], w.outputs))
     model = torch.nn.Sequential(*layers).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    # logits + BCEWithLogits is the stable form of sigmoid + BCE; same FLOPs
+    # BCE on logits is PyTorch's (stable) form of sigmoid + BCE; the same work
     loss_fn = torch.nn.BCEWithLogitsLoss() if w.binary else torch.nn.CrossEntropyLoss()
     X = torch.from_numpy(x).to(device)
     Y = torch.from_numpy(y.astype(np.float32)[:, None] if w.binary else y).to(device)
@@ -91,8 +98,8 @@ def make_torch(w: Workload, x: np.ndarray, y: np.ndarray, device: str = "cpu") -
 
     def epoch() -> None:
         perm = torch.randperm(n, device=device)
-        for s in range(0, n, w.batch):
-            idx = perm[s : s + w.batch]
+        for start in range(0, n, w.batch):
+            idx = perm[start : start + w.batch]
             xb, yb = X.index_select(0, idx), Y.index_select(0, idx)
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(xb), yb)
@@ -101,11 +108,16 @@ def make_torch(w: Workload, x: np.ndarray, y: np.ndarray, device: str = "cpu") -
         if device != "cpu":
             torch.cuda.synchronize()
 
-    epoch()
     return epoch
 
 
 def make_sklearn(w: Workload, x: np.ndarray, y: np.ndarray) -> Epoch:
+    """scikit-learn's MLPClassifier, one ``partial_fit`` = one epoch.
+
+    ``partial_fit`` runs the same loop as ``fit`` (shuffle the indices, gather, backprop, Adam
+    per mini-batch) and stops after one pass, keeping Adam's moments between calls;
+    ``fit(warm_start=True, max_iter=1)`` would build a fresh Adam every call and warn. Given
+    float32 ``x`` it trains in float32 (weights, activations and gradients take ``x.dtype``)."""
     import warnings
 
     from sklearn.neural_network import MLPClassifier
@@ -116,32 +128,35 @@ def make_sklearn(w: Workload, x: np.ndarray, y: np.ndarray) -> Epoch:
         solver="adam",
         learning_rate_init=1e-3,
         batch_size=w.batch,
-        alpha=0.0,
+        alpha=0.0,  # no L2 penalty, like the others
         shuffle=True,
-        random_state=0,
+        random_state=SEED,
     )
     classes = np.unique(y)
 
     def epoch() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model.partial_fit(x, y, classes=classes)  # one pass over the data in mini-batches
+            model.partial_fit(x, y, classes=classes)
 
-    epoch()
+    epoch.model = model  # the benchmark records the dtype it trained in
     return epoch
 
 
 def make_jax(w: Workload, x: np.ndarray, y: np.ndarray) -> Epoch:
-    """A hand-written MLP and Adam in jax.numpy, the whole train step under jax.jit."""
+    """A hand-written MLP and Adam in jax.numpy; the whole step (batch gather, forward, loss,
+    gradient, Adam) is one ``jax.jit`` function with its state donated; a Python loop over the
+    batches; ``block_until_ready`` at the end of the epoch. Two compilations: full batch and
+    short last batch (the warm-up epoch does both)."""
     import jax
     import jax.numpy as jnp
 
     act = jax.nn.sigmoid if w.activation == "sigmoid" else jax.nn.relu
-    key = jax.random.PRNGKey(0)
+    key = jax.random.PRNGKey(SEED)
     params = []
     for a, b in zip(w.units, w.units[1:]):
         key, sub = jax.random.split(key)
-        lim = np.sqrt(6 / (a + b))
+        lim = float(np.sqrt(6 / (a + b)))  # Glorot uniform, as Keras
         params.append(
             (jax.random.uniform(sub, (a, b), jnp.float32, -lim, lim), jnp.zeros(b, jnp.float32))
         )
@@ -150,43 +165,62 @@ def make_jax(w: Workload, x: np.ndarray, y: np.ndarray) -> Epoch:
         h = xb
         for W, b in p[:-1]:
             h = act(h @ W + b)
-        z = h @ p[-1][0] + p[-1][1]
+        z = h @ p[-1][0] + p[-1][1]  # logits
         if w.binary:
-            zz = z[:, 0]
-            return jnp.mean(jnp.maximum(zz, 0) - zz * yb + jnp.log1p(jnp.exp(-jnp.abs(zz))))
+            z = z[:, 0]
+            return jnp.mean(jnp.maximum(z, 0) - z * yb + jnp.log1p(jnp.exp(-jnp.abs(z))))
         return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(z), yb[:, None], axis=1))
 
-    @jax.jit
-    def step(p, m, v, t, xb, yb):
-        g = jax.grad(loss_fn)(p, xb, yb)
+    tree_map = jax.tree_util.tree_map
+
+    @partial(jax.jit, static_argnames="size", donate_argnums=0)
+    def step(state, X, Y, perm, start, size):
+        p, m, v, t = state
+        idx = jax.lax.dynamic_slice_in_dim(perm, start, size)
+        g = jax.grad(loss_fn)(p, X[idx], Y[idx])
         t = t + 1
-        m = jax.tree_util.tree_map(lambda m_, g_: m_ + (g_ - m_) * 0.1, m, g)
-        v = jax.tree_util.tree_map(lambda v_, g_: v_ + (g_ * g_ - v_) * 0.001, v, g)
+        m = tree_map(lambda m_, g_: m_ + (g_ - m_) * 0.1, m, g)  # Keras's Adam, eps 1e-7
+        v = tree_map(lambda v_, g_: v_ + (g_ * g_ - v_) * 0.001, v, g)
         alpha = 1e-3 * jnp.sqrt(1 - 0.999**t) / (1 - 0.9**t)
-        p = jax.tree_util.tree_map(
-            lambda p_, m_, v_: p_ - alpha * m_ / (jnp.sqrt(v_) + 1e-7), p, m, v
-        )
+        p = tree_map(lambda p_, m_, v_: p_ - alpha * m_ / (jnp.sqrt(v_) + 1e-7), p, m, v)
         return p, m, v, t
 
     X = jnp.asarray(x)
     Y = jnp.asarray(y.astype(np.float32) if w.binary else y.astype(np.int32))
-    state = {
-        "p": params,
-        "m": jax.tree_util.tree_map(jnp.zeros_like, params),
-        "v": jax.tree_util.tree_map(jnp.zeros_like, params),
-        "t": jnp.float32(0),
-    }
-    rng = np.random.default_rng(0)
+    zeros = partial(tree_map, jnp.zeros_like)
+    box = [(params, zeros(params), zeros(params), jnp.float32(0))]
+    rng = np.random.default_rng(SEED)
     n = x.shape[0]
 
     def epoch() -> None:
-        perm = jnp.asarray(rng.permutation(n))
-        p, m, v, t = state["p"], state["m"], state["v"], state["t"]
-        for s in range(0, n, w.batch):
-            idx = perm[s : s + w.batch]
-            p, m, v, t = step(p, m, v, t, X[idx], Y[idx])
-        jax.block_until_ready(p)
-        state.update(p=p, m=m, v=v, t=t)
+        perm = jnp.asarray(rng.permutation(n).astype(np.int32))
+        state = box[0]
+        for start in range(0, n, w.batch):
+            state = step(state, X, Y, perm, start, size=min(w.batch, n - start))
+        box[0] = jax.block_until_ready(state)
 
-    epoch()
+    return epoch
+
+
+def make_keras(w: Workload, x: np.ndarray, y: np.ndarray) -> Epoch:
+    """Keras 3 on whatever backend KERAS_BACKEND named before keras was first imported:
+    ``model.fit(x, y, epochs=1, batch_size=...)`` on NumPy arrays, as a user would call it."""
+    import keras
+
+    keras.utils.set_random_seed(SEED)
+    layers = [keras.Input((w.features,))]
+    layers += [keras.layers.Dense(h, activation=w.activation) for h in w.hidden]
+    layers.append(keras.layers.Dense(w.outputs, activation="sigmoid" if w.binary else None))
+    model = keras.Sequential(layers)
+    loss = (
+        keras.losses.BinaryCrossentropy()
+        if w.binary
+        else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+    y_in = y.astype(np.float32) if w.binary else y
+
+    def epoch() -> object:
+        return model.fit(x, y_in, epochs=1, batch_size=w.batch, verbose=0)
+
     return epoch

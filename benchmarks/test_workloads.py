@@ -1,75 +1,109 @@
-"""Seconds per training epoch: xpnn against the BLAS floor and the peers, side by side.
+"""Seconds per training epoch: xpnn against the BLAS floor and its peers, grouped by workload.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m pytest benchmarks/test_workloads.py \
         --benchmark-only --benchmark-group-by=group --benchmark-columns=median,iqr,rounds
 
-Peers that are not installed are skipped. Every contestant trains the same network on the same
-data with Adam(1e-3), float32, shuffled mini-batches, on two threads.
+Every contestant trains the same network on the same data: float32, Adam(lr=1e-3), shuffled
+mini-batches with the short last batch, on two threads (conftest.py). A round is one epoch;
+one warm-up epoch (allocation, compilation) comes before the timed rounds. Peers that are not
+installed are skipped.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import peers
-from workloads import WORKLOADS
+from workloads import WORKLOADS, Workload
 
-ROUNDS = {"seed": 15, "mnist": 5, "wide": 3}
-NAMES = list(WORKLOADS)
-
-
-def _run(benchmark: Any, name: str, epoch: Any) -> None:
-    benchmark.group = f"epoch: {name}"
-    benchmark.pedantic(epoch, rounds=ROUNDS[name], iterations=1, warmup_rounds=0)
+ROUNDS = {"seed": 20, "mnist": 5, "wide": 3}  # a seed epoch takes milliseconds: more rounds
+WORKER = Path(__file__).with_name("keras_worker.py")
 
 
-# contestant -> (the module it needs, or None, and the maker of its epoch)
-CONTESTANTS = {
-    "xpnn": (None, peers.make_xpnn),
-    "blas_floor": (None, peers.make_floor),
-    "pytorch": ("torch", peers.make_torch),
-    "sklearn_mlp": ("sklearn", peers.make_sklearn),
-    "jax_jit": ("jax", peers.make_jax),
-}
+def _keras(backend: str) -> Callable[..., peers.Epoch]:
+    """A maker for Keras 3 on ``backend``, run in a worker process (see keras_worker.py)."""
 
+    def make(w: Workload, x: Any, y: Any, small: bool, request: pytest.FixtureRequest):
+        # find_spec, not importorskip: importing keras here would fix its backend for good
+        for module in ("keras", backend):
+            if importlib.util.find_spec(module) is None:
+                pytest.skip(f"{module} is not installed")
+        args = [sys.executable, str(WORKER), backend, w.name] + (["--small"] if small else [])
+        proc = subprocess.Popen(
+            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=WORKER.parent
+        )
 
-@pytest.mark.parametrize("contestant", list(CONTESTANTS))
-@pytest.mark.parametrize("name", NAMES)
-def test_epoch(benchmark: Any, name: str, contestant: str, small: bool) -> None:
-    module, make = CONTESTANTS[contestant]
-    if module is not None:
-        pytest.importorskip(module)
-    w = WORKLOADS[name]
-    _run(benchmark, name, make(w, *w.data(small)))
+        def stop() -> None:
+            proc.stdin.close()  # end of input ends the worker
+            proc.wait(timeout=120)
 
-
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-@pytest.mark.parametrize("name", NAMES)
-def test_keras(benchmark: Any, name: str, backend: str, small: bool) -> None:
-    # importing keras here would pick its default backend: only ask whether it is installed
-    for module in ("keras", backend):
-        if importlib.util.find_spec(module) is None:
-            pytest.skip(f"{module} is not installed")
-    worker = Path(__file__).with_name("keras_worker.py")
-    args = [sys.executable, str(worker), backend, name] + (["--small"] if small else [])
-    proc = subprocess.Popen(
-        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=worker.parent
-    )
-    try:
-        assert proc.stdout.readline().strip() == "ready", "the Keras worker failed to start"
+        request.addfinalizer(stop)
+        assert proc.stdout.readline().strip() == "ready", "the Keras worker did not start"
+        seconds: list[float] = []
+        request.node.keras_seconds = seconds
 
         def epoch() -> None:
             proc.stdin.write("epoch\n")
             proc.stdin.flush()
-            assert proc.stdout.readline().strip() == "done"
+            answer = proc.stdout.readline().split()
+            assert answer[:1] == ["done"], f"the Keras worker answered {answer!r}"
+            seconds.append(float(answer[1]))
 
-        _run(benchmark, name, epoch)
-    finally:
-        proc.stdin.close()
-        proc.wait(timeout=60)
+        return epoch
+
+    return make
+
+
+def _in_process(module: str | None, make: Callable[..., peers.Epoch]) -> Callable[..., Any]:
+    def maker(w: Workload, x: Any, y: Any, small: bool, request: pytest.FixtureRequest):
+        if module is not None:
+            pytest.importorskip(module)
+        return make(w, x, y)
+
+    return maker
+
+
+CONTESTANTS = {
+    "xpnn": _in_process(None, peers.make_xpnn),
+    "blas_floor": _in_process(None, peers.make_floor),
+    "pytorch": _in_process("torch", peers.make_torch),
+    "sklearn_mlp": _in_process("sklearn", peers.make_sklearn),
+    "jax_jit": _in_process("jax", peers.make_jax),
+    "keras_jax": _keras("jax"),
+    "keras_torch": _keras("torch"),
+}
+
+
+@pytest.mark.parametrize("contestant", list(CONTESTANTS))
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_epoch(
+    benchmark: Any,
+    request: pytest.FixtureRequest,
+    workload_data: Any,
+    name: str,
+    contestant: str,
+    small: bool,
+) -> None:
+    w = WORKLOADS[name]
+    x, y = workload_data(name, small)
+    epoch = CONTESTANTS[contestant](w, x, y, small, request)
+    benchmark.group = f"epoch {name}: {w.describe()}"
+    benchmark.extra_info.update(
+        workload=name, contestant=contestant, samples=x.shape[0], unit="seconds per epoch"
+    )
+    benchmark.pedantic(epoch, rounds=ROUNDS[name], iterations=1, warmup_rounds=1)
+
+    if hasattr(epoch, "model"):  # scikit-learn: the dtype it trained in
+        benchmark.extra_info["dtype"] = str(epoch.model.coefs_[0].dtype)
+    keras_seconds = getattr(request.node, "keras_seconds", None)
+    if keras_seconds and not benchmark.disabled:
+        timed = keras_seconds[1:]  # after the warm-up round
+        benchmark.extra_info["worker_median_s"] = statistics.median(timed)

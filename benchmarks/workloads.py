@@ -1,12 +1,16 @@
-"""The benchmark workloads, shared by the in-process benchmarks and the peer workers.
+"""The benchmark workloads and their data, shared by the pytest benchmarks, the Keras worker
+processes and the GPU script (a plain module, so that all three can import it).
 
-| name  | data          | network                      | loss                        | batch |
-| seed  | 1,000 x 400   | 25-15-1 sigmoid              | binary cross-entropy        | 32    |
-| mnist | 60,000 x 784  | 256-128-10 relu, linear out  | sparse categorical CE, logits | 128 |
-| wide  | 16,384 x 784  | 2048-2048-10 relu, linear out | sparse categorical CE, logits | 1,024 |
+| name  | data          | network                       | loss                 | batch |
+| seed  | 1,000 x 400   | 25-15-1 sigmoid               | binary cross-entropy | 32    |
+| mnist | 60,000 x 784  | 256-128-10 relu, linear out   | sparse CE, logits    | 128   |
+| wide  | 16,384 x 784  | 2048-2048-10 relu, linear out | sparse CE, logits    | 1,024 |
+| large | 65,536 x 4096 | 4096-4096-10 relu, linear out | sparse CE, logits    | 8,192 |
+(large is for the GPU only; sparse CE = sparse categorical cross-entropy)
 
-Data are seeded synthetic float32 arrays of those shapes (the time of an epoch does not depend
-on the values). ``small=True`` shrinks every data set to a few batches for CI's smoke run.
+The data are seeded synthetic float32 arrays of those shapes: the time of an epoch does not
+depend on the values (no data-dependent branches, and standard normals hold no denormals).
+``small=True`` shrinks a data set to three full batches and a short one, for CI's smoke run.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+SEED = 0
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -22,7 +28,7 @@ class Workload:
     samples: int
     features: int
     hidden: tuple[int, ...]
-    activation: str
+    activation: str  # of the hidden layers; the output is sigmoid (binary) or linear (logits)
     outputs: int
     batch: int
 
@@ -34,23 +40,38 @@ class Workload:
     def units(self) -> list[int]:
         return [self.features, *self.hidden, self.outputs]
 
+    def describe(self) -> str:
+        return (
+            f"{self.samples:,} x {self.features}, {'-'.join(map(str, self.units[1:]))}, "
+            f"batch {self.batch:,}"
+        )
+
+    def samples_for(self, small: bool) -> int:
+        return min(self.samples, 3 * self.batch + 5) if small else self.samples
+
     def data(self, small: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        n = min(self.samples, 3 * self.batch + 5) if small else self.samples
-        rng = np.random.default_rng(0)
+        """``x`` float32 ``(n, features)``; ``y`` int64 labels ``(n,)`` (0/1 when binary)."""
+        n = self.samples_for(small)
+        rng = np.random.default_rng(SEED)
         x = rng.standard_normal((n, self.features), dtype=np.float32)
         if self.binary:
-            y = (x[:, 0] > 0).astype(np.int64)
+            y = (x[:, 0] > 0).astype(np.int64)  # learnable, so the loss moves as it should
         else:
             y = rng.integers(0, self.outputs, n)
         return x, y
 
-    def matmul_flops(self, samples: int) -> float:
-        """FLOPs of one epoch's products: forward, dW for every layer, dX for all but the first."""
+    def batch_sizes(self, n: int) -> list[int]:
+        """The size of every batch of one epoch over ``n`` samples, the short last one too."""
+        return [min(self.batch, n - start) for start in range(0, n, self.batch)]
+
+    def matmul_flops(self, n: int) -> float:
+        """FLOPs of one epoch's matrix products over ``n`` samples: forward ``A @ W`` and
+        ``dW = A.T @ dZ`` for every layer, ``dA = dZ @ W.T`` for all but the first."""
         u = self.units
-        per_sample = sum(2 * a * b for a, b in zip(u, u[1:]))  # forward
-        per_sample += sum(2 * a * b for a, b in zip(u, u[1:]))  # dW
-        per_sample += sum(2 * a * b for a, b in zip(u[1:-1], u[2:]))  # dX, not the first
-        return per_sample * samples
+        layers = list(zip(u, u[1:]))
+        per_sample = 2 * sum(2 * a * b for a, b in layers)  # forward and dW
+        per_sample += sum(2 * a * b for a, b in layers[1:])  # dA, not for the input layer
+        return float(per_sample) * n
 
 
 WORKLOADS = {
@@ -58,5 +79,5 @@ WORKLOADS = {
     "mnist": Workload("mnist", 60_000, 784, (256, 128), "relu", 10, 128),
     "wide": Workload("wide", 16_384, 784, (2048, 2048), "relu", 10, 1_024),
 }
-# for the GPU only: big enough that the card, not the launch overhead, sets the pace
+# GPU only: big enough that the card, not the launch overhead, sets the pace
 LARGE = Workload("large", 65_536, 4096, (4096, 4096), "relu", 10, 8_192)
