@@ -15,15 +15,9 @@ import xpnn
 from xpnn import Dense, Input, Sequential, losses, optimizers
 from xpnn.backend import array_module
 
+from helpers import blobs
+
 dev, host = xpnn.to_device, xpnn.to_numpy
-
-
-def blobs(n: int, features: int, classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Well separated Gaussian blobs: float32 points and integer labels."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(classes, features)) * 6
-    y = rng.integers(0, classes, n)
-    return (centers[y] + rng.normal(size=(n, features))).astype(np.float32), y
 
 
 def seed_model(features: int = 400, seed: int | None = 0, **kwargs: Any) -> Sequential:

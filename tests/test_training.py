@@ -13,15 +13,9 @@ import pytest
 import xpnn
 from xpnn import Dense, Input, Sequential, losses, optimizers
 
+from helpers import blobs
+
 dev, host = xpnn.to_device, xpnn.to_numpy
-
-
-def blobs(n: int, features: int, classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Well separated Gaussian blobs: float32 points and integer labels."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(classes, features)) * 6
-    y = rng.integers(0, classes, n)
-    return (centers[y] + rng.normal(size=(n, features))).astype(np.float32), y
 
 
 def small_binary_model(features: int = 4, seed: int = 0, **kwargs: Any) -> Sequential:
