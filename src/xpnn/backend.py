@@ -89,6 +89,87 @@ def _wrap(x: Any) -> Any:
     return x
 
 
+class _Tape:
+    """The strict backend's stand-in for CUDA graph capture (see graphs.py).
+
+    While a tape records, every operation on strict arrays is run *and* written down with the
+    very array objects and scalar arguments it got, and every write into an array is undone
+    when the recording ends: as on CUDA, recording changes nothing. ``launch`` replays the
+    operations in order on the same objects, the way a graph replays its kernels on the same
+    addresses with the same baked-in scalars: a step that takes a changing value from the host
+    (a Python float, a transfer) replays with a stale one, and the tests see it. Transfers
+    while recording raise, as CuPy's do during capture.
+    """
+
+    def __init__(self) -> None:
+        self.ops: list[tuple[Any, tuple[Any, ...], dict[str, Any], Any, bool]] = []
+        self._undo: list[tuple[StrictArray, np.ndarray]] = []
+        self._saved: set[int] = set()
+
+    def will_write(self, target: Any) -> None:
+        for t in target if isinstance(target, tuple | list) else (target,):
+            if isinstance(t, StrictArray) and id(t) not in self._saved:
+                self._saved.add(id(t))
+                self._undo.append((t, t._a.copy()))
+
+    def record(self, fn: Any, args: tuple, kwargs: dict, result: Any, in_place: bool) -> None:
+        self.ops.append((fn, args, kwargs, result, in_place))
+
+    def rollback(self) -> None:
+        for target, before in reversed(self._undo):
+            target._a[...] = before
+        self._undo.clear()
+        self._saved.clear()
+
+    def launch(self) -> None:
+        """Replay every recorded operation on the recorded arrays."""
+        for fn, args, kwargs, result, in_place in self.ops:
+            value = fn(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()})
+            if in_place:
+                continue
+            if isinstance(result, tuple):
+                for r, v in zip(result, value):
+                    if isinstance(r, StrictArray):
+                        r._a[...] = v
+            elif isinstance(result, StrictArray):
+                result._a[...] = value
+
+
+_tape: _Tape | None = None  # set while a strict "graph" records
+
+
+def _recording() -> _Tape | None:
+    return _tape
+
+
+def _check_not_recording(what: str) -> None:
+    if _tape is not None:
+        raise RuntimeError(
+            f"{what} while a graph is being recorded: the current stream is capturing "
+            "(CuPy raises the same); move it out of the recorded step."
+        )
+
+
+_MUTATING_METHODS = frozenset({"fill", "sort", "put", "partition", "itemset", "resize"})
+_MUTATING_FUNCTIONS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal"})
+
+
+def _call(fn: Any, args: tuple, kwargs: dict, writes: Any = None) -> Any:
+    """Run ``fn`` on the arrays behind strict ``args``; record it if a tape is running.
+
+    ``writes``: the strict arrays ``fn`` writes into (``out=``, a setitem's target, ...)."""
+    out = kwargs.get("out")
+    tape = _tape
+    if tape is not None:
+        tape.will_write(out)
+        if writes is not None:
+            tape.will_write(writes)
+    result = _wrap_result(fn(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()}), out)
+    if tape is not None:
+        tape.record(fn, args, kwargs, result, in_place=out is not None or writes is not None)
+    return result
+
+
 def _wrap_result(result: Any, out: Any) -> Any:
     """Wrap a result; where it is the array behind ``out``, give back ``out`` itself, as NumPy
     and CuPy return the very ``out`` object from ``f(..., out=out)``."""
@@ -101,6 +182,14 @@ def _wrap_result(result: Any, out: Any) -> Any:
             o if isinstance(o, StrictArray) and r is o._a else _wrap(r) for r, o in zip(result, out)
         )
     return _wrap(result)
+
+
+def _getitem(a: np.ndarray, key: Any) -> Any:
+    return a[key]
+
+
+def _setitem(a: np.ndarray, key: Any, value: Any) -> None:
+    a[key] = value
 
 
 class StrictArray(np.lib.mixins.NDArrayOperatorsMixin):
@@ -144,20 +233,22 @@ class StrictArray(np.lib.mixins.NDArrayOperatorsMixin):
 
     # Device-side behaviour: NumPy underneath, results stay strict.
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        out = kwargs.get("out")
-        kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
-        return _wrap_result(getattr(ufunc, method)(*_unwrap(inputs), **kwargs), out)
+        return _call(getattr(ufunc, method), inputs, kwargs)
 
     def __array_function__(self, func: Any, types_: Any, args: Any, kwargs: Any) -> Any:
-        out = kwargs.get("out")
-        result = func(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()})
-        return _wrap_result(result, out)
+        writes = args[0] if func.__name__ in _MUTATING_FUNCTIONS and args else None
+        return _call(func, args, kwargs, writes)
 
     def __getitem__(self, key: Any) -> Any:
-        return _wrap(self._a[_unwrap(key)])
+        if _tape is None:
+            return _wrap(self._a[_unwrap(key)])
+        return _call(_getitem, (self, key), {})
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._a[_unwrap(key)] = _unwrap(value)
+        if _tape is None:
+            self._a[_unwrap(key)] = _unwrap(value)
+        else:
+            _call(_setitem, (self, key, value), {}, writes=self)
 
     def __len__(self) -> int:
         return len(self._a)
@@ -179,9 +270,8 @@ class StrictArray(np.lib.mixins.NDArrayOperatorsMixin):
             return _wrap(attr) if isinstance(attr, np.ndarray) else attr
 
         def method(*args: Any, **kwargs: Any) -> Any:
-            out = kwargs.get("out")
-            kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
-            return _wrap_result(attr(*_unwrap(args), **kwargs), out)
+            writes = self if name in _MUTATING_METHODS else None
+            return _call(getattr(np.ndarray, name), (self, *args), kwargs, writes)
 
         return method
 
@@ -193,7 +283,8 @@ class _StrictNamespace(types.ModuleType):
 
     def asarray(self, a: Any, dtype: Any = None) -> StrictArray:
         if isinstance(a, StrictArray):
-            return StrictArray(np.asarray(a._a, dtype=dtype))
+            return _call(np.asarray, (a,), {"dtype": dtype})
+        _check_not_recording("A host-to-device copy")
         _counts.h2d += 1  # like cupy.asarray(host_array): a host-to-device copy
         return StrictArray(np.array(a, dtype=dtype))
 
@@ -201,6 +292,7 @@ class _StrictNamespace(types.ModuleType):
 
     def asnumpy(self, a: Any) -> np.ndarray:
         if isinstance(a, StrictArray):
+            _check_not_recording("A device-to-host copy")
             _counts.d2h += 1
             return a._a.copy()
         return np.asarray(a)
@@ -214,9 +306,8 @@ class _StrictNamespace(types.ModuleType):
             return attr
 
         def function(*args: Any, **kwargs: Any) -> Any:
-            out = kwargs.get("out")
-            kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
-            return _wrap_result(attr(*_unwrap(args), **kwargs), out)
+            writes = args[0] if name in _MUTATING_FUNCTIONS and args else None
+            return _call(attr, args, kwargs, writes)
 
         return function
 

@@ -173,11 +173,11 @@ class BinaryCrossentropy(Loss):
     def value_and_delta(
         self, y_true: Any, a: Any, activation: Activation, out: Any = None
     ) -> tuple[Any, Any | None]:
-        if out is not None and fused.cpu.accepts(y_true, a, out):
+        if out is not None and (kernels := fused.pick(y_true, a, out)):
             if self.from_logits and activation.name == "linear":
-                return fused.cpu.bce_logits(a, y_true, out), out
+                return kernels.bce_logits(a, y_true, out), out
             if not self.from_logits and activation.name == "sigmoid":
-                return fused.cpu.bce_sigmoid(a, y_true, out, EPSILON), out
+                return kernels.bce_sigmoid(a, y_true, out, EPSILON), out
         return super().value_and_delta(y_true, a, activation, out)
 
     def output_delta(
@@ -338,11 +338,11 @@ class SparseCategoricalCrossentropy(_CategoricalBase):
     def value_and_delta(
         self, y_true: Any, a: Any, activation: Activation, out: Any = None
     ) -> tuple[Any, Any | None]:
-        if out is not None and fused.cpu.accepts(y_true, a, out):
+        if out is not None and (kernels := fused.pick(y_true, a, out)):
             if self.from_logits and activation.name == "linear":
-                return fused.cpu.softmax_ce_sparse(a, y_true, out, True, EPSILON), out
+                return kernels.softmax_ce_sparse(a, y_true, out, True, EPSILON), out
             if not self.from_logits and activation.name == "softmax":
-                return fused.cpu.softmax_ce_sparse(a, y_true, out, False, EPSILON), out
+                return kernels.softmax_ce_sparse(a, y_true, out, False, EPSILON), out
         return super().value_and_delta(y_true, a, activation, out)
 
     def _onehot_like(self, y: Any, p: Any) -> Any:

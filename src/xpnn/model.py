@@ -9,12 +9,15 @@ read back once per epoch (and when the progress bar refreshes).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
 
+from . import graphs
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
@@ -57,6 +60,8 @@ class _Workspace:
             # a linear layer's activation is its z: share the buffer instead of copying
             self.a.append(z if layer.activation is linear else xp.empty_like(z))
             self.delta.append(xp.empty_like(z))
+        self.warm = False  # a step has run on these buffers (graphs record the second)
+        self.graph: Any = None  # the recorded step, when fit replays graphs
 
 
 class Sequential:
@@ -102,6 +107,9 @@ class Sequential:
         self._params: Any = None
         self._grads: Any = None
         self._xp: Any = None
+        self.jit_compile = False
+        self._steps: dict[str, Any] | None = None  # training buffers (and graphs) kept by fit
+        self._recorder: graphs.Recorder | None = None
         if layers is not None:
             if not isinstance(layers, list | tuple):
                 raise TypeError(
@@ -186,6 +194,7 @@ class Sequential:
         self._xp = xp
         self._params = to_device(flat)  # the one flat buffer: [W1, b1, W2, b2, ...]
         self._grads = xp.zeros_like(self._params)
+        self._steps = None  # buffers and graphs point at the old weights
         self._param_views = self._views(self._params, shapes)
         self._grad_views = self._views(self._grads, shapes)
         fan_in = self.input_dim
@@ -217,8 +226,21 @@ class Sequential:
         optimizer: str | optimizers_module.Optimizer = "rmsprop",
         loss: str | losses_module.Loss | None = None,
         metrics: list[str] | None = None,
+        jit_compile: bool | str = False,
     ) -> None:
-        """Set the optimizer (default ``"rmsprop"``, as Keras), loss and metrics."""
+        """Set the optimizer (default ``"rmsprop"``, as Keras), loss and metrics.
+
+        ``jit_compile=True`` records the training step once as a CUDA graph on the CuPy
+        backend and replays it for every batch (see graphs.py): one launch per step instead
+        of dozens, which is what a small network's step costs on a GPU. On NumPy there is no
+        graph to record and it changes nothing. It is off by default (``"auto"`` means off
+        too) until the GPU check has measured it on hardware; if recording fails, fit warns
+        once and trains eagerly.
+        """
+        if not (isinstance(jit_compile, bool) or jit_compile == "auto"):
+            raise ValueError(
+                f"jit_compile must be True, False or 'auto', received {jit_compile!r}."
+            )
         if loss is None:
             raise ValueError(
                 "compile() needs a loss, e.g. loss=xpnn.losses.BinaryCrossentropy() or "
@@ -234,6 +256,8 @@ class Sequential:
         self.metrics = [
             metrics_module.get(m, self.loss, self.output_units) for m in self._metric_names
         ]
+        self.jit_compile = jit_compile is True
+        self._steps = None
         if self.built:
             self.optimizer.build(self._params)
 
@@ -330,10 +354,11 @@ class Sequential:
             _, a = self._forward_kernel(layer)(a, layer.kernel, layer.bias, layer.activation)
         return a
 
-    def _train_step(self, ws: _Workspace) -> Any:
-        """One mini-batch: forward, loss, backward, update.
+    def _train_step(self, ws: _Workspace, totals: Any) -> None:
+        """One mini-batch: forward, loss, backward, update; adds the batch's loss (weighted by
+        its size, as Keras averages) and metric sums to ``totals``, on the device.
 
-        Returns the batch loss and the metrics' batch sums, as device arrays."""
+        Everything here is device work on fixed buffers (recordable as a graph: graphs.py)."""
         a = ws.x  # (batch, inputs)
         for layer, z_buf, a_buf in zip(self.layers, ws.z, ws.a):
             _, a = self._forward_kernel(layer)(
@@ -371,7 +396,9 @@ class Sequential:
             if i:
                 delta, activation = ws.delta[i - 1], self.layers[i - 1].activation
         self.optimizer.step(self._params, self._grads)
-        return loss, sums
+        totals[0] += loss * ws.batch
+        for k, batch_sum in enumerate(sums, start=1):
+            totals[k] += batch_sum
 
     # -- fit --------------------------------------------------------------------------------
     def fit(
@@ -435,7 +462,6 @@ class Sequential:
         else:
             x_val = y_val = None
         self._ensure_built(x)
-        xp = self._xp
 
         # The data goes to the device once; batches are gathered there.
         X, Y = to_device(x), to_device(y)
@@ -443,10 +469,12 @@ class Sequential:
             x_val, y_val = to_device(x_val), to_device(y_val)
         n = X.shape[0]
         steps = math.ceil(n / batch_size)
-        spaces = {
-            b: _Workspace(self, b, tuple(Y.shape[1:]), Y.dtype)
-            for b in {min(batch_size, n), n - (steps - 1) * batch_size}
-        }
+        sizes = {min(batch_size, n), n - (steps - 1) * batch_size}
+        recorder = self._graph_recorder()  # first: it may move the optimizer's scalars
+        cache = self._step_cache(tuple(Y.shape[1:]), Y.dtype)
+        spaces = {b: cache["spaces"].get(b) or _Workspace(self, b, *cache["y"]) for b in sizes}
+        cache["spaces"].update(spaces)
+        totals = cache["totals"]  # loss and metric sums of the epoch, on the device
 
         self.history = history = History()
         callbacks = [history, *callbacks]
@@ -456,47 +484,124 @@ class Sequential:
         progress = ProgressBar(verbose, epochs, steps)
         for cb in callbacks:
             cb.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
-            for cb in callbacks:
-                cb.on_epoch_begin(epoch)
-            progress.epoch_begin(epoch)
-            # one small host-to-device copy per epoch: the permutation, drawn on the host so
-            # that every backend shuffles identically
-            order = to_device(self._rng.permutation(n)) if shuffle else None
-            totals = xp.zeros(1 + len(self.metrics), dtype=self.dtype)  # loss, metric sums
-            seen = 0
-            for step in range(steps):
-                start = step * batch_size
-                ws = spaces[min(batch_size, n - start)]
-                if order is None:
-                    ws.x[...] = X[start : start + ws.batch]
-                    ws.y[...] = Y[start : start + ws.batch]
-                else:
-                    idx = order[start : start + ws.batch]
-                    X.take(idx, axis=0, out=ws.x)
-                    Y.take(idx, axis=0, out=ws.y)
-                loss, sums = self._train_step(ws)
-                totals[0] += loss * ws.batch  # Keras: batch losses weighted by batch size
-                for k, s in enumerate(sums, start=1):
-                    totals[k] += s
-                seen += ws.batch
-                progress.step(self._logs(totals, seen) if progress.wants_logs() else None)
-            logs = self._logs(totals, seen)
-            if x_val is not None:
-                logs.update(
-                    {
-                        f"val_{k}": v
-                        for k, v in self._evaluate_device(x_val, y_val, batch_size).items()
-                    }
-                )
-            progress.epoch_end(epoch, logs)
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
+        with recorder.stream() if recorder else contextlib.nullcontext():
+            for epoch in range(initial_epoch, epochs):
+                for cb in callbacks:
+                    cb.on_epoch_begin(epoch)
+                progress.epoch_begin(epoch)
+                # one small host-to-device copy per epoch: the permutation, drawn on the host
+                # so that every backend shuffles identically
+                order = to_device(self._rng.permutation(n)) if shuffle else None
+                totals.fill(0)
+                seen = 0
+                for step in range(steps):
+                    start = step * batch_size
+                    ws = spaces[min(batch_size, n - start)]
+                    if order is None:
+                        ws.x[...] = X[start : start + ws.batch]
+                        ws.y[...] = Y[start : start + ws.batch]
+                    else:
+                        idx = order[start : start + ws.batch]
+                        X.take(idx, axis=0, out=ws.x)
+                        Y.take(idx, axis=0, out=ws.y)
+                    if recorder is None:
+                        self._train_step(ws, totals)
+                    else:
+                        recorder = self._replay_step(ws, totals, recorder)
+                    seen += ws.batch
+                    progress.step(self._logs(totals, seen) if progress.wants_logs() else None)
+                logs = self._logs(totals, seen)
+                if x_val is not None:
+                    logs.update(
+                        {
+                            f"val_{k}": v
+                            for k, v in self._evaluate_device(x_val, y_val, batch_size).items()
+                        }
+                    )
+                progress.epoch_end(epoch, logs)
+                for cb in callbacks:
+                    cb.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
         for cb in callbacks:
             cb.on_train_end()
         return history
+
+    # -- buffers and graphs kept between fits ----------------------------------------------------
+    def _step_cache(self, y_tail: tuple[int, ...], y_dtype: Any) -> dict[str, Any]:
+        """The workspaces (per batch size), the epoch sums and the recorded graphs, kept from
+        one fit to the next while the arrays they point at stay the same."""
+        opt = self.optimizer
+        # What the buffers and graphs point at; the cache holds these objects, so their ids
+        # cannot be reused by others while it lives.
+        refs = (self._params, opt, self.loss, *opt.state.values(), *(opt._dev or {}).values())
+        key = (
+            tuple(id(r) for r in refs),
+            tuple(self._metric_names),
+            y_tail,
+            np.dtype(str(y_dtype)).str,
+            self.jit_compile,
+        )
+        cached = self._steps
+        if cached is None or cached["key"] != key:
+            self._steps = cached = {
+                "key": key,
+                "refs": refs,
+                "spaces": {},
+                "y": (y_tail, y_dtype),
+                "totals": self._xp.zeros(1 + len(self.metrics), dtype=self.dtype),
+            }
+        return cached
+
+    def _graph_recorder(self) -> graphs.Recorder | None:
+        """The recorder when this fit replays recorded steps, else None (and the optimizer
+        back on host scalars)."""
+        if not (self.jit_compile and graphs.supported(self._xp)):
+            if self.optimizer.capturable:
+                self.optimizer.release_capturable()
+            return None
+        if self._recorder is None or self._recorder.xp is not self._xp:
+            self._recorder = graphs.Recorder(self._xp)
+        if not self.optimizer.capturable:
+            self.optimizer.make_capturable(self._params)
+        return self._recorder
+
+    def _replay_step(
+        self, ws: _Workspace, totals: Any, recorder: graphs.Recorder
+    ) -> graphs.Recorder | None:
+        """One step through the graph: the first step at a batch size runs eagerly (it builds
+        the kernels and the cuBLAS state the recording needs), the second is recorded, and
+        every step is then one launch. Returns None when recording failed (fit goes on
+        eagerly)."""
+        opt = self.optimizer
+        opt.sync_learning_rate()
+        if ws.graph is not None:
+            ws.graph.launch()
+            opt.count_replayed_step()
+            return recorder
+        if not ws.warm:
+            self._train_step(ws, totals)
+            ws.warm = True
+            return recorder
+        iterations = opt.iterations
+        try:
+            ws.graph = recorder.record(lambda: self._train_step(ws, totals))
+        except Exception as exc:  # the step could not be recorded: train on, eagerly
+            warnings.warn(
+                f"xpnn could not record the training step as a graph ({type(exc).__name__}: "
+                f"{exc}); training goes on without jit_compile.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            opt.iterations = iterations  # the recording ran nothing
+            opt.release_capturable()
+            self.jit_compile = False
+            self._steps = None
+            self._train_step(ws, totals)
+            return None
+        # Recording ran the step's Python once (counting it) but no kernel: launch it.
+        ws.graph.launch()
+        return recorder
 
     def _logs(self, totals: Any, seen: int) -> dict[str, float]:
         values = to_numpy(totals).astype(np.float64) / seen  # the one copy home

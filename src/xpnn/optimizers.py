@@ -45,7 +45,17 @@ def _check_epsilon(value: Any) -> float:
 
 class Optimizer:
     """Base class: ``build(params)`` allocates state like ``params``; ``step(params, grads)``
-    updates ``params`` in place. ``iterations`` counts the steps taken."""
+    updates ``params`` in place. ``iterations`` counts the steps taken.
+
+    **Capturable mode** (``make_capturable``), for a training step recorded once as a CUDA
+    graph and replayed: a replay repeats the recorded kernels with the recorded arguments, so
+    nothing that changes from step to step may be a host scalar. In this mode the step count
+    and the learning rate live in device arrays (as PyTorch's ``capturable=True``): the step
+    increments the device count and derives Adam's step size from it on the device. The host
+    ``iterations`` stays the count of record (saving reads it); whoever replays a recorded
+    step calls ``count_replayed_step()`` for each replay, and ``sync_learning_rate()`` before
+    it, outside the recording, so a changed ``learning_rate`` reaches the device.
+    """
 
     name = "optimizer"
     _slots: tuple[str, ...] = ()
@@ -56,6 +66,7 @@ class Optimizer:
         self.state: dict[str, Any] = {}
         self._shape: tuple[int, ...] | None = None
         self._tmp: Any = None
+        self._dev: dict[str, Any] | None = None  # capturable mode's device scalars
 
     def build(self, params: Any) -> None:
         """Allocate the state (zeros shaped like the flat ``params``) on its backend."""
@@ -63,13 +74,55 @@ class Optimizer:
         self.state = {slot: xp.zeros_like(params) for slot in self._slots}
         self._shape = tuple(params.shape)
         self._tmp = None
+        if self._dev is not None:
+            self.make_capturable(params)
 
     def step(self, params: Any, grads: Any) -> None:
         """Apply one update to ``params`` in place from ``grads`` (same shape)."""
         if self._shape != tuple(params.shape):
             self.build(params)
         self.iterations += 1
+        if self._dev is not None:
+            self._dev["t"] += 1.0  # the device's count, for replays that skip this line
         self._update(params, grads)
+
+    # -- capturable mode --------------------------------------------------------------------
+    @property
+    def capturable(self) -> bool:
+        return self._dev is not None
+
+    def make_capturable(self, params: Any) -> None:
+        """Keep the step count and learning rate in device arrays beside ``params``."""
+        xp = array_module(params)
+        self._dev = {
+            "t": to_device(np.full(1, self.iterations, dtype=np.float64)),
+            "lr": xp.empty(1, dtype=params.dtype),  # the rate as the update multiplies by it
+            "lr64": xp.empty(1, dtype=np.float64),  # and in full precision, for Adam's alpha
+            "alpha": xp.empty(1, dtype=params.dtype),
+            "lr_host": None,
+        }
+        self.sync_learning_rate()
+
+    def release_capturable(self) -> None:
+        """Back to host scalars (the device count is dropped; ``iterations`` is the count)."""
+        self._dev = None
+
+    def sync_learning_rate(self) -> None:
+        """Copy ``learning_rate`` to the device if it changed (call outside a recording)."""
+        dev = self._dev
+        if dev is not None and dev["lr_host"] != self.learning_rate:
+            self.learning_rate = _check_rate(self.learning_rate, "learning_rate")
+            dev["lr"][...] = to_device(np.full(1, self.learning_rate, dtype=dev["lr"].dtype))
+            dev["lr64"][...] = to_device(np.full(1, self.learning_rate, dtype=np.float64))
+            dev["lr_host"] = self.learning_rate
+
+    def count_replayed_step(self) -> None:
+        """Count a step that a replay took without running ``step`` on the host."""
+        self.iterations += 1
+
+    def _rate(self) -> Any:
+        """The learning rate to multiply by: a host float, or the device array when capturable."""
+        return self.learning_rate if self._dev is None else self._dev["lr"]
 
     def _scratch(self, like: Any) -> Any:
         """A work buffer for the multi-pass array code (the fused kernels need none)."""
@@ -102,6 +155,8 @@ class Optimizer:
                 )
             self.state[slot][...] = to_device(value, dtype=like.dtype)
         self.iterations = int(state["iterations"])
+        if self._dev is not None:
+            self.make_capturable(like)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
@@ -127,7 +182,7 @@ class SGD(Optimizer):
 
     def _update(self, w: Any, g: Any) -> None:
         xp = array_module(w)
-        lr_g = xp.multiply(g, self.learning_rate, out=self._scratch(w))
+        lr_g = xp.multiply(g, self._rate(), out=self._scratch(w))
         if not self._slots:
             w -= lr_g
             return
@@ -172,13 +227,31 @@ class Adam(Optimizer):
         t = self.iterations
         return self.learning_rate * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
 
+    def _device_step_size(self) -> Any:
+        """``step_size()`` computed on the device from the device count (capturable mode):
+        the same float64 formula, rounded into the parameters' dtype."""
+        dev = self._dev
+        kernels = fused.pick(dev["t"])
+        if kernels is not None and kernels.DEVICE_SCALARS:  # one launch instead of six
+            return kernels.adam_step_size(dev["lr64"], dev["t"], self.beta_1, self.beta_2, dev)
+        xp, t = array_module(dev["t"]), dev["t"]
+        num = xp.sqrt(1.0 - xp.power(self.beta_2, t))
+        alpha64 = dev["lr64"] * num / (1.0 - xp.power(self.beta_1, t))
+        dev["alpha"][...] = alpha64
+        return dev["alpha"]
+
     def _update(self, w: Any, g: Any) -> None:
         m, v = self.state["m"], self.state["v"]
+        alpha = self.step_size() if self._dev is None else self._device_step_size()
         kernels = fused.pick(w, g, m, v)
-        if kernels is not None:  # the same update in one pass (numba or one CUDA kernel)
+        # the same update in one pass (numba, or one CUDA kernel that reads alpha on the device)
+        if kernels is not None and (self._dev is None or kernels.DEVICE_SCALARS):
             t = w.dtype.type
-            c1, c2 = t(1.0 - self.beta_1), t(1.0 - self.beta_2)
-            kernels.adam_update(w, g, m, v, c1, c2, t(self.step_size()), t(self.epsilon))
+            c1, c2, eps = t(1.0 - self.beta_1), t(1.0 - self.beta_2), t(self.epsilon)
+            if self._dev is None:
+                kernels.adam_update(w, g, m, v, c1, c2, t(alpha), eps)
+            else:
+                kernels.adam_update_device_alpha(w, g, m, v, c1, c2, alpha, eps)
             return
         xp, tmp = array_module(w), self._scratch(w)
         xp.subtract(g, m, out=tmp)
@@ -191,7 +264,7 @@ class Adam(Optimizer):
         xp.sqrt(v, out=tmp)
         tmp += self.epsilon
         xp.divide(m, tmp, out=tmp)
-        tmp *= self.step_size()
+        tmp *= alpha
         w -= tmp  # w -= alpha m / (sqrt(v) + eps)
 
     def get_config(self) -> dict[str, Any]:
@@ -226,7 +299,7 @@ class RMSprop(Optimizer):
         xp.add(v, self.epsilon, out=tmp)
         xp.sqrt(tmp, out=tmp)
         xp.divide(g, tmp, out=tmp)
-        tmp *= self.learning_rate
+        tmp *= self._rate()
         w -= tmp
 
     def get_config(self) -> dict[str, Any]:

@@ -30,7 +30,9 @@ except ImportError:  # without the fast extra, or with XPNN_NUMBA=0
     numba = None
     ENABLED = False
 
-__all__ = ["ENABLED", "accepts"]
+__all__ = ["ENABLED", "DEVICE_SCALARS", "accepts"]
+
+DEVICE_SCALARS = False  # the host needs no kernels that read scalars from device memory
 
 
 def accepts(*arrays: Any) -> bool:
