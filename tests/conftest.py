@@ -21,32 +21,7 @@ import pytest
 import xpnn
 from xpnn.backend import array_module
 
-
-def _cupy_ready() -> bool:
-    try:
-        import cupy
-    except ImportError:
-        return False
-    try:
-        return bool(cupy.cuda.is_available())
-    except Exception:  # older CuPy raises instead of answering False
-        return False
-
-
-GPU = _cupy_ready()
-
-BACKEND_PARAMS = [
-    pytest.param("numpy", id="numpy"),
-    pytest.param("strict", id="strict"),
-    pytest.param(
-        "cupy",
-        id="cupy",
-        marks=[
-            pytest.mark.gpu,
-            pytest.mark.skipif(not GPU, reason="CuPy is not installed or sees no CUDA device"),
-        ],
-    ),
-]
+from helpers import BACKEND_PARAMS
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,38 @@
-"""Data the tests share (importable because pyproject puts tests/ on pytest's path)."""
+"""What the tests share (importable because pyproject puts tests/ on pytest's path): the
+backends to run on, and data."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+
+
+def _cupy_ready() -> bool:
+    try:
+        import cupy
+    except ImportError:
+        return False
+    try:
+        return bool(cupy.cuda.is_available())
+    except Exception:  # older CuPy raises instead of answering False
+        return False
+
+
+GPU = _cupy_ready()
+
+# NumPy and the strict stand-in always; CuPy where it imports and sees a CUDA device.
+BACKEND_PARAMS = [
+    pytest.param("numpy", id="numpy"),
+    pytest.param("strict", id="strict"),
+    pytest.param(
+        "cupy",
+        id="cupy",
+        marks=[
+            pytest.mark.gpu,
+            pytest.mark.skipif(not GPU, reason="CuPy is not installed or sees no CUDA device"),
+        ],
+    ),
+]
 
 
 def blobs(n: int, features: int, classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
