@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ class Row:
     seconds: float  # median per epoch
     rounds: int
     flops: float  # of the epoch's matrix products
+    error: str = ""  # why this contestant has no figure (the run goes on without it)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -79,8 +81,13 @@ def format_report(env: list[str], rows: list[Row], sgemm_flops: float | None, tf
         "| workload | contestant | s/epoch | rounds | vs PyTorch | matmul TFLOP/s | of SGEMM |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    reference = {r.workload: r.seconds for r in rows if r.contestant == REFERENCE}
+    reference = {
+        r.workload: r.seconds for r in rows if r.contestant == REFERENCE and not r.error
+    }
     for r in rows:
+        if r.error:
+            lines.append(f"| {r.workload} | {r.contestant} | failed: {r.error} | | | | |")
+            continue
         ref = reference.get(r.workload)
         ratio = f"{r.seconds / ref:.2f}x" if ref else "-"
         rate = r.flops / r.seconds
@@ -148,16 +155,21 @@ def _jax():
 def makers(cp, tf32: bool) -> dict[str, Callable[[Workload, np.ndarray, np.ndarray], object]]:
     """Contestant name -> maker of its epoch function on the GPU."""
 
-    def xpnn_cupy(w: Workload, x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
-        epoch = peers.make_xpnn(w, x, y)  # the active backend is cupy: the data go there
+    def xpnn_cupy(jit: bool) -> Callable[[Workload, np.ndarray, np.ndarray], object]:
+        def make(w: Workload, x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
+            # the active backend is cupy: the data go there
+            epoch = peers.make_xpnn(w, x, y, jit_compile=jit)
 
-        def run() -> None:
-            epoch()
-            cp.cuda.Device().synchronize()
+            def run() -> None:
+                epoch()
+                cp.cuda.Device().synchronize()
 
-        return run
+            return run
 
-    out = {"xpnn (CuPy)": xpnn_cupy}
+        return make
+
+    # eager, and the step replayed as a CUDA graph (compile(jit_compile=True))
+    out = {"xpnn (CuPy)": xpnn_cupy(False), "xpnn (CuPy, graph)": xpnn_cupy(True)}
     torch = _torch()
     if torch is not None:
         torch.set_float32_matmul_precision("high" if tf32 else "highest")
@@ -243,15 +255,25 @@ def main(argv: list[str] | None = None) -> int:
         x, y = w.data()
         rounds = args.rounds or ROUNDS[name]
         for contestant, make in contestants.items():
-            seconds = median_epoch(make(w, x, y), rounds, sync)
-            rows.append(Row(name, contestant, seconds, rounds, w.matmul_flops(x.shape[0])))
-            print(f"{name:6} {contestant:24} {seconds:.4g} s/epoch", flush=True)
+            flops = w.matmul_flops(x.shape[0])
+            try:
+                # a graph that could not be recorded would quietly time the eager step
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", RuntimeWarning)
+                    seconds = median_epoch(make(w, x, y), rounds, sync)
+            except Exception as exc:  # one contestant's failure must not lose the others
+                message = f"{type(exc).__name__}: {exc}".replace("|", "/").splitlines()[0][:160]
+                rows.append(Row(name, contestant, float("nan"), rounds, flops, message))
+                print(f"{name:6} {contestant:24} failed: {message}", flush=True)
+            else:
+                rows.append(Row(name, contestant, seconds, rounds, flops))
+                print(f"{name:6} {contestant:24} {seconds:.4g} s/epoch", flush=True)
             _release(cp)
     report = format_report(env, rows, reference, args.tf32)
     print(report)
     if args.report:
         Path(args.report).write_text(report)
-    return 0
+    return 1 if any(r.error for r in rows) else 0
 
 
 if __name__ == "__main__":

@@ -19,8 +19,11 @@ from workloads import SEED, Workload
 Epoch = Callable[[], object]
 
 
-def make_xpnn(w: Workload, x: np.ndarray, y: np.ndarray, kernel: str = "matrix") -> Epoch:
-    """``model.fit(x, y, epochs=1)`` on the active backend (the data moved there once)."""
+def make_xpnn(
+    w: Workload, x: np.ndarray, y: np.ndarray, kernel: str = "matrix", jit_compile: bool = False
+) -> Epoch:
+    """``model.fit(x, y, epochs=1)`` on the active backend (the data moved there once);
+    ``jit_compile=True`` replays the step as a CUDA graph on CuPy."""
     import xpnn
 
     model = xpnn.Sequential(
@@ -35,7 +38,7 @@ def make_xpnn(w: Workload, x: np.ndarray, y: np.ndarray, kernel: str = "matrix")
         if w.binary
         else xpnn.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
-    model.compile(optimizer=xpnn.optimizers.Adam(1e-3), loss=loss)
+    model.compile(optimizer=xpnn.optimizers.Adam(1e-3), loss=loss, jit_compile=jit_compile)
     x_dev, y_dev = xpnn.to_device(x), xpnn.to_device(y)
 
     def epoch() -> object:

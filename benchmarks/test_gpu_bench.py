@@ -44,6 +44,11 @@ def test_report() -> None:
     # without a reference row or an SGEMM figure, the ratios are left blank, not invented
     only = gpu_bench.format_report([], rows[:1], None, tf32=True)
     assert "TF32" in only and "| large | xpnn (CuPy) | 0.25 | 3 | - | 44.00 | - |" in only
+    # a contestant that failed shows why, and takes no part in the ratios
+    failed = gpu_bench.Row("large", gpu_bench.REFERENCE, float("nan"), 3, 11e12, "OOM")
+    report = gpu_bench.format_report([], [rows[0], failed], 50e12, tf32=False)
+    assert "| large | PyTorch (CUDA, eager) | failed: OOM | | | | |" in report
+    assert "| large | xpnn (CuPy) | 0.25 | 3 | - | 44.00 | 88% |" in report
 
 
 def test_fails_clearly_without_a_gpu(
