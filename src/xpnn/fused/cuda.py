@@ -76,21 +76,19 @@ def relu_backward_inplace(delta: Any, z: Any) -> Any:
     return delta
 
 
-def adam_update(w: Any, g: Any, m: Any, v: Any, c1: Any, c2: Any, alpha: Any, eps: Any) -> None:
-    """optimizers.Adam's update in one launch; w, m, v are read and written in place."""
-    k = _kernel(
-        "adam",
-        w,
-        "T g, T c1, T c2, T alpha, T eps",
-        "T w, T m, T v",
-        """
+_ADAM = """
         T mi = m + (g - m) * c1;
         T vi = v + (g * g - v) * c2;
         m = mi;
         v = vi;
-        w -= alpha * (mi / (sqrt(vi) + eps));
-        """,
-    )
+        w -= ALPHA * (mi / (sqrt(vi) + eps));
+"""
+
+
+def adam_update(w: Any, g: Any, m: Any, v: Any, c1: Any, c2: Any, alpha: Any, eps: Any) -> None:
+    """optimizers.Adam's update in one launch; w, m, v are read and written in place."""
+    params = "T g, T c1, T c2, T alpha, T eps"
+    k = _kernel("adam", w, params, "T w, T m, T v", _ADAM.replace("ALPHA", "alpha"))
     k(g, c1, c2, alpha, eps, w, m, v)
 
 
@@ -98,19 +96,8 @@ def adam_update_device_alpha(
     w: Any, g: Any, m: Any, v: Any, c1: Any, c2: Any, alpha: Any, eps: Any
 ) -> None:
     """``adam_update`` with the step size read from the one-element device array ``alpha``."""
-    k = _kernel(
-        "adam_dev",
-        w,
-        "T g, T c1, T c2, raw T alpha, T eps",
-        "T w, T m, T v",
-        """
-        T mi = m + (g - m) * c1;
-        T vi = v + (g * g - v) * c2;
-        m = mi;
-        v = vi;
-        w -= alpha[0] * (mi / (sqrt(vi) + eps));
-        """,
-    )
+    params = "T g, T c1, T c2, raw T alpha, T eps"
+    k = _kernel("adam_dev", w, params, "T w, T m, T v", _ADAM.replace("ALPHA", "alpha[0]"))
     k(g, c1, c2, alpha, eps, w, m, v)
 
 
