@@ -81,9 +81,7 @@ def format_report(env: list[str], rows: list[Row], sgemm_flops: float | None, tf
         "| workload | contestant | s/epoch | rounds | vs PyTorch | matmul TFLOP/s | of SGEMM |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    reference = {
-        r.workload: r.seconds for r in rows if r.contestant == REFERENCE and not r.error
-    }
+    reference = {r.workload: r.seconds for r in rows if r.contestant == REFERENCE and not r.error}
     for r in rows:
         if r.error:
             lines.append(f"| {r.workload} | {r.contestant} | failed: {r.error} | | | | |")
