@@ -138,8 +138,18 @@ class _Tape:
 _tape: _Tape | None = None  # set while a strict "graph" records
 
 
-def _recording() -> _Tape | None:
-    return _tape
+def _record_tape(step: Any) -> _Tape:
+    """Run ``step()`` as a recording (its writes undone at the end); the tape replays it."""
+    global _tape
+    if _tape is not None:
+        raise RuntimeError("A graph is already being recorded.")
+    tape = _tape = _Tape()
+    try:
+        step()
+    finally:
+        _tape = None
+        tape.rollback()
+    return tape
 
 
 def _check_not_recording(what: str) -> None:

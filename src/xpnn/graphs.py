@@ -70,16 +70,7 @@ class Recorder:
         """Record ``step()`` (not run: recording runs nothing) and return the graph; its
         ``launch()`` runs the step. Raises whatever the recording met (a host copy, a sync)."""
         if self._stream is None:  # the strict backend's tape
-            if backend._tape is not None:
-                raise RuntimeError("A graph is already being recorded.")
-            tape = backend._Tape()
-            backend._tape = tape
-            try:
-                step()
-            finally:
-                backend._tape = None
-                tape.rollback()
-            return tape
+            return backend._record_tape(step)
         s = self._stream
         with s, self.xp.cuda.using_allocator(self._pool.malloc):
             s.begin_capture()

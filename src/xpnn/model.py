@@ -471,8 +471,9 @@ class Sequential:
         steps = math.ceil(n / batch_size)
         sizes = {min(batch_size, n), n - (steps - 1) * batch_size}
         recorder = self._graph_recorder()  # first: it may move the optimizer's scalars
-        cache = self._step_cache(tuple(Y.shape[1:]), Y.dtype)
-        spaces = {b: cache["spaces"].get(b) or _Workspace(self, b, *cache["y"]) for b in sizes}
+        y_layout = (tuple(Y.shape[1:]), Y.dtype)
+        cache = self._step_cache(*y_layout)
+        spaces = {b: cache["spaces"].get(b) or _Workspace(self, b, *y_layout) for b in sizes}
         cache["spaces"].update(spaces)
         totals = cache["totals"]  # loss and metric sums of the epoch, on the device
 
@@ -548,7 +549,6 @@ class Sequential:
                 "key": key,
                 "refs": refs,
                 "spaces": {},
-                "y": (y_tail, y_dtype),
                 "totals": self._xp.zeros(1 + len(self.metrics), dtype=self.dtype),
             }
         return cached

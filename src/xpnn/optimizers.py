@@ -67,6 +67,7 @@ class Optimizer:
         self._shape: tuple[int, ...] | None = None
         self._tmp: Any = None
         self._dev: dict[str, Any] | None = None  # capturable mode's device scalars
+        self._dev_rate: float | None = None  # the learning rate they hold
 
     def build(self, params: Any) -> None:
         """Allocate the state (zeros shaped like the flat ``params``) on its backend."""
@@ -99,8 +100,8 @@ class Optimizer:
             "lr": xp.empty(1, dtype=params.dtype),  # the rate as the update multiplies by it
             "lr64": xp.empty(1, dtype=np.float64),  # and in full precision, for Adam's alpha
             "alpha": xp.empty(1, dtype=params.dtype),
-            "lr_host": None,
         }
+        self._dev_rate = None
         self.sync_learning_rate()
 
     def release_capturable(self) -> None:
@@ -110,11 +111,11 @@ class Optimizer:
     def sync_learning_rate(self) -> None:
         """Copy ``learning_rate`` to the device if it changed (call outside a recording)."""
         dev = self._dev
-        if dev is not None and dev["lr_host"] != self.learning_rate:
+        if dev is not None and self._dev_rate != self.learning_rate:
             self.learning_rate = _check_rate(self.learning_rate, "learning_rate")
             dev["lr"][...] = to_device(np.full(1, self.learning_rate, dtype=dev["lr"].dtype))
             dev["lr64"][...] = to_device(np.full(1, self.learning_rate, dtype=np.float64))
-            dev["lr_host"] = self.learning_rate
+            self._dev_rate = self.learning_rate
 
     def count_replayed_step(self) -> None:
         """Count a step that a replay took without running ``step`` on the host."""
