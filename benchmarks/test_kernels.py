@@ -63,7 +63,8 @@ def forward_backward(form: str, x: Any, params: list) -> None:
     delta = cache[-1][2] * 0 + 1.0  # dL/da of the output, (batch, 1)
     for i in range(len(params) - 1, -1, -1):
         a_in, z, a = cache[i]
-        _, _, delta = bwd(delta, a_in, params[i][0], z, a, activations.sigmoid, need_dx=i > 0)
+        # the twins always return dx; the first layer's (of the input) is timed, then dropped
+        _, _, delta = bwd(delta, a_in, params[i][0], z, a, activations.sigmoid)
     _sync()
 
 

@@ -1,5 +1,7 @@
-"""Callbacks: EarlyStopping stops and restores as Keras 3 does; custom callbacks see every
-epoch with host floats; a callback can stop training."""
+"""Callbacks: EarlyStopping stops and restores as Keras 3 does (NaN never counts as best);
+TerminateOnNaN stops a diverging run; check_monitors refuses a key the logs will not have
+before training; custom callbacks see every epoch with host floats; a callback can stop
+training."""
 
 from __future__ import annotations
 
@@ -51,6 +53,7 @@ class Scripted(xpnn.Callback):
     def __init__(self, key: str, values: Iterable[float]) -> None:
         super().__init__()
         self.key, self.values = key, iter(values)
+        self.adds_to_logs = (key,)  # so that check_monitors knows the key will be there
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         logs[self.key] = next(self.values)
@@ -62,6 +65,48 @@ def _fit(model: Sequential, x: Any, y: Any, epochs: int, *callbacks: xpnn.Callba
 
 def _same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
     return all(np.array_equal(p, q) for p, q in zip(a, b))
+
+
+def _diverging(seed: int = 0) -> tuple[Sequential, np.ndarray, np.ndarray]:
+    """A model whose weights overflow to NaN within the first epoch (learning rate 1e10)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    y = x @ np.full(3, 1e3, dtype=np.float32)
+    model = Sequential([Input((3,)), Dense(4, "relu"), Dense(1)], seed=seed)
+    model.compile(optimizer=xpnn.optimizers.SGD(1e10), loss="mse")
+    return model, x, y
+
+
+class FakeModel:
+    """Just what EarlyStopping touches: weights to get and set (refusing NaN, as the model
+    does) and the stop flag."""
+
+    def __init__(self) -> None:
+        self.weights = [np.zeros(2)]
+        self.stop_training = False
+        self.restored: list[np.ndarray] | None = None
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        if not all(np.isfinite(w).all() for w in weights):
+            raise ValueError("Weight 0 must be finite numbers.")
+        self.weights = self.restored = weights
+
+
+def _drive(stop: xpnn.Callback, epochs: list[tuple[float, float]], key: str = "s") -> FakeModel:
+    """Run ``stop`` over epochs of (monitored value, weight value) on a FakeModel."""
+    model = FakeModel()
+    stop.set_model(model)
+    stop.on_train_begin()
+    for epoch, (value, weight) in enumerate(epochs):
+        model.weights = [np.full(2, weight)]
+        stop.on_epoch_end(epoch, {key: value})
+        if model.stop_training:
+            break
+    stop.on_train_end()
+    return model
 
 
 # -- EarlyStopping ------------------------------------------------------------------------------
@@ -188,19 +233,162 @@ def test_early_stopping_verbose_says_so(xp: Any, capsys: pytest.CaptureFixture) 
     assert "Epoch 2: early stopping" in capsys.readouterr().out
 
 
-def test_monitoring_a_missing_key_is_a_clear_error(xp: Any) -> None:
+def test_best_starts_at_infinity_so_nan_never_improves() -> None:
+    """Keras 3 starts best at +inf (min) or -inf (max); NaN compares False to both."""
+    assert xpnn.EarlyStopping("loss").best == np.inf
+    assert xpnn.EarlyStopping("val_accuracy").best == -np.inf
+    stop = xpnn.EarlyStopping("s", patience=1)
+    _drive(stop, [(np.nan, 0.0), (np.nan, 0.0), (0.5, 0.0)])
+    assert stop.stopped_epoch == 1 and stop.best == np.inf  # stopped before the 0.5
+    stop = xpnn.EarlyStopping("s", patience=5, mode="max")
+    _drive(stop, [(np.nan, 0.0), (0.1, 0.0), (np.nan, 0.0), (0.05, 0.0)])
+    assert stop.best == 0.1 and stop.best_epoch == 1 and stop.wait == 2
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow; fit may warn of divergence
+def test_restore_best_weights_survives_a_run_that_is_nan_from_the_first_epoch(xp: Any) -> None:
+    """The loss is NaN from epoch 0: nothing is best, nothing is restored, and fit returns its
+    History (it used to count NaN as best and raise from set_weights at the end)."""
+    model, x, y = _diverging()
+    stop = xpnn.EarlyStopping(monitor="loss", patience=1, restore_best_weights=True, verbose=1)
+    history = model.fit(x, y, epochs=5, batch_size=8, verbose=0, callbacks=[stop])
+    assert np.isnan(history.history["loss"]).all() and len(history.epoch) == 2
+    assert stop.best == np.inf and stop.best_weights is None and stop.stopped_epoch == 1
+
+
+def test_restore_keeps_the_last_finite_weights_when_the_best_epoch_diverged(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    """An accuracy can be finite on NaN weights; those weights are not recorded, the last
+    finite ones are restored, and the message says which epoch they are from."""
+    stop = xpnn.EarlyStopping("val_accuracy", patience=1, restore_best_weights=True, verbose=1)
+    model = _drive(stop, [(0.6, 1.0), (0.7, 2.0), (0.8, np.nan), (0.8, np.nan)], "val_accuracy")
+    assert stop.best_epoch == 2 and stop.stopped_epoch == 3
+    assert model.restored is not None and model.restored[0].tolist() == [2.0, 2.0]
+    assert "the best epoch with finite weights: 2." in capsys.readouterr().out
+
+
+def test_restore_records_the_first_weights_until_something_improves() -> None:
+    """Keras 3: when the first monitored value is no improvement (here +inf), the weights at
+    hand stand in as the best; they are restored if nothing better comes."""
+    stop = xpnn.EarlyStopping("s", patience=1, restore_best_weights=True)
+    model = _drive(stop, [(np.inf, 3.0), (np.inf, 4.0), (np.inf, 5.0)])
+    assert model.restored is not None and model.restored[0].tolist() == [3.0, 3.0]
+    stop = xpnn.EarlyStopping("s", patience=1, restore_best_weights=True, start_from_epoch=1)
+    model = _drive(stop, [(0.1, 3.0), (np.inf, 4.0), (np.inf, 5.0)])
+    assert model.restored is not None and model.restored[0].tolist() == [4.0, 4.0]
+
+
+def test_no_restore_without_recorded_weights(capsys: pytest.CaptureFixture) -> None:
+    stop = xpnn.EarlyStopping("s", patience=0, restore_best_weights=True, verbose=1)
+    model = _drive(stop, [(np.nan, np.nan), (np.nan, np.nan)])
+    assert model.restored is None and stop.best_weights is None
+    assert "No epoch had finite weights to restore" in capsys.readouterr().out
+
+
+def test_min_delta_counts_against_the_direction() -> None:
+    """Keras: an improvement must beat best by more than |min_delta|, whatever its sign."""
+    for min_delta in (0.1, -0.1):
+        low = xpnn.EarlyStopping("s", min_delta=min_delta, patience=0)
+        _drive(low, [(1.0, 0.0), (0.95, 0.0)])
+        assert low.stopped_epoch == 1 and low.min_delta == -0.1
+        high = xpnn.EarlyStopping("s", min_delta=min_delta, patience=0, mode="max")
+        _drive(high, [(1.0, 0.0), (1.05, 0.0)])
+        assert high.stopped_epoch == 1 and high.min_delta == 0.1
+
+
+# -- check_monitors -----------------------------------------------------------------------------
+def test_check_monitors_refuses_val_loss_without_validation_before_training() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"^EarlyStopping monitors 'val_loss', which the epoch logs will not have \(they "
+        r"will hold: loss, accuracy\); pass validation_data or validation_split to fit\(\), or "
+        r"monitor 'loss'\.$",
+    ):
+        xpnn.callbacks.check_monitors([xpnn.EarlyStopping()], ["loss", "accuracy"])
+    with pytest.raises(ValueError, match=r"monitors 'val_accuracy'.*or monitor 'accuracy'"):
+        xpnn.callbacks.check_monitors([xpnn.EarlyStopping("val_accuracy")], ["loss", "accuracy"])
+
+
+def test_check_monitors_suggests_the_key_meant() -> None:
+    keys = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    with pytest.raises(ValueError, match=r"monitors 'val_acc'.*did you mean 'val_accuracy'\?"):
+        xpnn.callbacks.check_monitors([xpnn.EarlyStopping("val_acc")], keys)
+    xpnn.callbacks.check_monitors([xpnn.EarlyStopping("val_accuracy")], keys)  # fine
+
+
+def test_check_monitors_is_generic_and_knows_what_callbacks_add() -> None:
+    class WatchesSomething(xpnn.Callback):
+        monitor = "val_f1"
+
+    with pytest.raises(ValueError, match=r"^WatchesSomething monitors 'val_f1'.*adds_to_logs"):
+        xpnn.callbacks.check_monitors([WatchesSomething()], ["loss", "val_loss"])
+    scorer = Scripted("val_f1", [])
+    xpnn.callbacks.check_monitors([scorer, WatchesSomething()], ["loss", "val_loss"])
+    with pytest.raises(ValueError, match="must come before this one"):  # order matters
+        xpnn.callbacks.check_monitors([WatchesSomething(), scorer], ["loss", "val_loss"])
+    # callbacks that watch nothing pass, as does an empty list
+    xpnn.callbacks.check_monitors([xpnn.History(), xpnn.TerminateOnNaN()], ["loss"])
+    xpnn.callbacks.check_monitors([], [])
+
+
+def test_a_missing_key_at_epoch_end_is_the_same_clear_error() -> None:
+    """fit checks before training; a key missing anyway (a callback that promised it and did
+    not add it) gets the same message, not a KeyError."""
+    stop = xpnn.EarlyStopping()
+    stop.set_model(FakeModel())
+    stop.on_train_begin()
+    with pytest.raises(ValueError, match=r"monitors 'val_loss'.*validation_data"):
+        stop.on_epoch_end(0, {"loss": 0.5})
+
+
+# -- TerminateOnNaN -----------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow; fit may warn of divergence
+def test_terminate_on_nan_stops_a_diverging_fit_after_the_first_epoch(
+    xp: Any, capsys: pytest.CaptureFixture
+) -> None:
+    model, x, y = _diverging()
+    history = model.fit(x, y, epochs=5, batch_size=8, verbose=0, callbacks=[xpnn.TerminateOnNaN()])
+    assert history.epoch == [0] and model.stop_training
+    assert "Epoch 1: Invalid loss, terminating training" in capsys.readouterr().out
+
+
+def test_terminate_on_nan_leaves_a_healthy_run_alone(xp: Any) -> None:
     model, x, y = _setup()
-    with pytest.raises(KeyError, match=r"'val_loss'.*available: accuracy, loss.*validation"):
-        _fit(model, x, y, 2, xpnn.EarlyStopping())
-    with pytest.raises(KeyError, match="monitoring 'val_acc'"):
-        model.fit(
-            x,
-            y,
-            epochs=2,
-            validation_split=0.2,
-            verbose=0,
-            callbacks=[xpnn.EarlyStopping(monitor="val_acc")],
-        )
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[xpnn.TerminateOnNaN()])
+    assert history.epoch == [0, 1, 2]
+
+
+@pytest.mark.parametrize("loss", [np.nan, np.inf, -np.inf])
+def test_terminate_on_nan_per_batch_and_per_epoch(loss: float) -> None:
+    stop = xpnn.callbacks.TerminateOnNaN()
+    model = FakeModel()
+    stop.set_model(model)
+    stop.on_train_begin()
+    stop.on_batch_end(0, {"loss": 1.0})
+    stop.on_batch_end(1, {})  # no loss: nothing to judge
+    assert not model.stop_training
+    stop.on_batch_end(2, {"loss": loss})
+    assert model.stop_training
+    raising = xpnn.TerminateOnNaN(raise_error=True)
+    raising.set_model(FakeModel())
+    with pytest.raises(RuntimeError, match=r"NaN or Inf loss encountered at epoch 4\. Loss"):
+        raising.on_epoch_end(3, {"loss": loss})
+    with pytest.raises(RuntimeError, match=r"at batch 7\."):
+        raising.on_batch_end(7, {"loss": loss})
+
+
+def test_terminate_on_nan_reports_once(capsys: pytest.CaptureFixture) -> None:
+    stop = xpnn.TerminateOnNaN()
+    stop.set_model(FakeModel())
+    stop.on_train_begin()
+    stop.on_batch_end(5, {"loss": np.nan})
+    stop.on_epoch_end(0, {"loss": np.nan})  # the same divergence, seen again at epoch end
+    assert capsys.readouterr().out == "Batch 5: Invalid loss, terminating training\n"
+
+
+def test_the_base_callback_has_a_batch_hook() -> None:
+    assert xpnn.Callback().on_batch_end(0, {"loss": 1.0}) is None
 
 
 @pytest.mark.parametrize(

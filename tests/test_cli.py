@@ -18,7 +18,7 @@ import pytest
 
 import xpnn
 from xpnn import cli, datasets
-from xpnn.preprocessing import Scaler
+from xpnn.preprocessing import Scaler, StandardScaler
 
 pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
@@ -427,10 +427,34 @@ def test_nn_backend_cupy_without_a_gpu_is_one_line(tmp_path: Path) -> None:
         [sys.executable, "-m", "xpnn", "demo"], env=env, cwd=tmp_path, capture_output=True,
         text=True, timeout=60,
     )  # fmt: skip
-    # The error comes from `import xpnn`, before the command runs; backend.py prints it.
+    # `import xpnn` succeeds; the command asks for the backend before any work and says why not.
     assert result.returncode != 0
     assert result.stderr.startswith("xpnn: error: The cupy backend needs")
     assert len(result.stderr.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
+
+
+def _xpnn(*argv: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k != "NN_BACKEND"}
+    environ.update(env, PYTHONPATH=SRC)
+    return subprocess.run(
+        [sys.executable, "-m", "xpnn", *argv], env=environ, cwd=cwd, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_an_unknown_nn_backend_is_one_line_and_an_option_overrides_it(tmp_path: Path) -> None:
+    result = _xpnn("demo", "--no-plots", cwd=tmp_path, NN_BACKEND="tensorflow")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        "xpnn: error: Unknown backend 'tensorflow': expected one of numpy, cupy, strict "
+        "(set NN_BACKEND or call xpnn.set_backend).\n"
+    )
+    assert _xpnn("--help", cwd=tmp_path, NN_BACKEND="tensorflow").returncode == 0
+    result = _xpnn(
+        "bench", "--backend", "numpy", "--batch", "4", "--repeat", "1", cwd=tmp_path,
+        NN_BACKEND="tensorflow",
+    )  # fmt: skip
+    assert result.returncode == 0 and "numpy" in result.stdout, result.stderr
 
 
 def test_python_dash_m_help() -> None:
@@ -495,3 +519,99 @@ def test_task_inference_and_class_encoding() -> None:
     assert classes == [0, 1] and y.tolist() == [1, 1]  # a 1 stays class 1
     with pytest.raises(datasets.DataError, match="integer class labels"):
         datasets.encode_target(np.array([0.5, 1.0]), "multiclass")
+
+
+# -- the error policy: a user's mistake is one line, a bug keeps its traceback ------------------
+def _no_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make training a test failure: checks that must come first fail the test otherwise."""
+
+    def fit(*args, **kwargs):
+        raise AssertionError("training started before the arguments were checked")
+
+    monkeypatch.setattr(xpnn.Sequential, "fit", fit)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--save", "no/such/m.xpnn"], "--save 'no/such/m.xpnn': the folder 'no/such' does not"),
+        (["--save", "."], "--save '.' is a folder"),
+        (["--plot", "no/such/c.png"], "--plot 'no/such/c.png': the folder 'no/such' does not"),
+        (["--plot", "curves.xyz"], "matplotlib cannot write .xyz files; use one of"),
+        (["--test-split", "0.5", "--validation-split", "0.99"],
+         "--validation-split 0.99 leaves 0 of 75 training rows to fit"),
+    ],
+)  # fmt: skip
+def test_output_and_split_mistakes_are_one_line_before_training(
+    argv: list[str], message: str, monkeypatch, capsys
+) -> None:
+    _no_training(monkeypatch)
+    assert message in fails(capsys, "train", "--dataset", "iris", "--verbose", "0", *argv)
+
+
+def test_file_mistakes_are_one_line(tmp_path: Path, capsys) -> None:
+    Path("folder.csv").mkdir()
+    err = fails(capsys, "train", "--csv", "folder.csv", "--target", "y")
+    assert "No CSV file at 'folder.csv'" in err
+    Path("junk.xpnn").write_text("not a model")
+    assert "'junk.xpnn'" in fails(capsys, "predict", "junk.xpnn", "--csv", "d.csv")
+    run(capsys, "train", "--dataset", "iris", "--epochs", "1", "--verbose", "0", "--save", "m")
+    write_csv("d.csv", ["sepal length (cm)"], [])
+    assert "lacks the model's feature columns" in fails(capsys, "predict", "m", "--csv", "d.csv")
+    header = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
+    write_csv("d.csv", header, [])
+    assert "'d.csv' has a header but no rows" in fails(capsys, "predict", "m", "--csv", "d.csv")
+    write_csv("d.csv", header, [[1, 2, 3, 4]])
+    err = fails(capsys, "predict", "m", "--csv", "d.csv", "--output", "no/p.csv")
+    assert "--output 'no/p.csv': the folder 'no' does not exist" in err
+
+
+def test_an_unreadable_csv_is_one_line(monkeypatch, capsys) -> None:
+    Path("locked.csv").write_text(GOOD)
+
+    def locked(self, *args, **kwargs):  # as chmod 0 does, for a user other than root
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "open", locked)
+    err = fails(capsys, "train", "--csv", "locked.csv", "--target", "y")
+    assert "Cannot read 'locked.csv': Permission denied." in err
+
+
+def test_an_os_error_at_an_edge_reads_as_a_sentence() -> None:
+    with pytest.raises(cli.UsageError, match=r"^p\.csv: Permission denied$"), cli._edge(OSError):
+        raise PermissionError(13, "Permission denied", "p.csv")
+    with pytest.raises(KeyError), cli._edge(OSError):  # what the edge does not name passes
+        raise KeyError("x")
+
+
+@pytest.mark.parametrize("error", [ValueError, OSError, ImportError])
+def test_a_bug_deep_inside_is_not_mistaken_for_the_users(error, monkeypatch, capsys) -> None:
+    def broken(*args, **kwargs):
+        raise error("a bug, not the user's")
+
+    with monkeypatch.context() as patch, pytest.raises(error, match="a bug"):
+        patch.setattr(StandardScaler, "_statistics", broken)
+        cli.main(["train", "--dataset", "iris", "--epochs", "1", "--verbose", "0"])
+    run(capsys, "train", "--dataset", "iris", "--epochs", "1", "--verbose", "0", "--save", "m")
+    write_csv("d.csv", list(datasets.load("iris")[2].feature_names), [[5.0, 3.0, 1.5, 0.2]])
+    monkeypatch.setattr(xpnn.Sequential, "predict", broken)
+    with pytest.raises(error, match="a bug"):
+        cli.main(["predict", "m", "--csv", "d.csv"])
+
+
+def test_a_bug_prints_the_whole_traceback(tmp_path: Path) -> None:
+    code = (
+        "import sys, xpnn.cli, xpnn.preprocessing as p\n"
+        "def _statistics(self, x):\n"
+        "    raise ValueError('a bug, not the user')\n"
+        "p.StandardScaler._statistics = _statistics\n"
+        "sys.exit(xpnn.cli.main(['train', '--dataset', 'iris', '--epochs', '1', '--verbose', '0']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("Traceback (most recent call last):")
+    assert "in _statistics" in result.stderr and "ValueError: a bug, not the user" in result.stderr
+    assert "xpnn: error" not in result.stderr

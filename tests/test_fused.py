@@ -1,90 +1,248 @@
-"""The fused one-pass kernels (numba on the CPU) against the plain array code they replace."""
+"""Each fused twin against its reference: the plain array code that runs when it is switched off.
+
+The twins are numba kernels on NumPy arrays (fused/cpu.py, with the ``fast`` extra) and CUDA
+kernels on CuPy arrays (fused/cuda.py, on a GPU). Each test runs a twin directly, then the
+library's own code with the twins switched off (activations.py, losses.py, kernels.py,
+optimizers.py: the reference), on the same inputs, in float32 and float64. Where no exp, log
+or pow is involved the results must be equal to the bit (the sign of zero included); where one
+is, within a few units in the last place, since those functions' last bit differs between
+libraries. Loss values are means, accumulated differently (float64 in the numba twins,
+pairwise in the array's dtype in NumPy), so they get a tolerance of a few ulps too.
+
+CUDA-only checks (graph replay, labels out of range) are in test_fused_cuda.py; that every
+CUDA kernel compiles is checked without a GPU in test_cuda_compile.py.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytest
 
 import xpnn
-from xpnn import activations, fused, losses, optimizers
+from xpnn import activations, fused, kernels, losses, optimizers
 
-pytestmark = pytest.mark.skipif(not fused.cpu.ENABLED, reason="numba (the 'fast' extra) absent")
+from helpers import BACKEND_PARAMS
 
-
-@pytest.fixture
-def plain(monkeypatch: pytest.MonkeyPatch):
-    """A context in which the fused kernels are switched off."""
-
-    def switch_off() -> None:
-        monkeypatch.setattr(fused.cpu, "ENABLED", False)
-
-    return switch_off
+DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
+LABELS = ["int64", "int32", "uint8"]  # the host path's, and device labels' usual dtypes
+SPECIAL = [0.0, -0.0, 1e4, -1e4, 88.0, -104.0, np.inf, -np.inf, np.nan]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_adam_one_pass_is_bit_identical_to_the_multi_pass_update(plain, dtype) -> None:
-    rng = np.random.default_rng(0)
-    w0, grads = rng.normal(size=1000).astype(dtype), rng.normal(size=(5, 1000)).astype(dtype)
-    results = []
-    for use_fused in (True, False):
-        if not use_fused:
-            plain()
-        w, opt = w0.copy(), optimizers.Adam(learning_rate=0.01)
-        for g in grads:
-            opt.step(w, g)
-        results.append((w, opt.state["m"], opt.state["v"]))
-    for a, b in zip(*results):
-        np.testing.assert_array_equal(a, b)
+@dataclass
+class Twins:
+    kernels: Any  # fused.cpu or fused.cuda
+    xp: Any  # the array module whose arrays they take
+    off: Callable[[], None]  # switch them off: from then on the reference runs
+
+
+NUMBA = pytest.mark.skipif(not fused.cpu.ENABLED, reason="numba (the 'fast' extra) absent")
+CUPY_MARKS = next(p.marks for p in BACKEND_PARAMS if p.values == ("cupy",))  # gpu, skip without
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("numpy", id="numba", marks=NUMBA),
+        pytest.param("cupy", id="cuda", marks=CUPY_MARKS),
+    ]
+)
+def twins(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Twins]:
+    module = fused.cpu if request.param == "numpy" else fused.cuda
+    with xpnn.use_backend(request.param):
+        yield Twins(
+            module,
+            xpnn.get_xp(),
+            lambda: monkeypatch.setattr(module, "accepts", lambda *arrays: False),
+        )
+
+
+@pytest.fixture(autouse=True)
+def _quiet() -> Iterator[None]:
+    """The special values (inf, NaN) make the reference warn; the twins must match it anyway."""
+    with np.errstate(all="ignore"):
+        yield
+
+
+def dev(a: np.ndarray) -> Any:
+    """A copy of ``a`` on the active backend (NumPy's to_device may return ``a`` itself)."""
+    return xpnn.to_device(a.copy())
+
+
+def host(a: Any) -> np.ndarray:
+    return xpnn.to_numpy(a)
+
+
+def assert_same(actual: Any, expected: Any) -> None:
+    """Equal to the bit: the dtype, every value, NaN where NaN (of any sign: its bits mean
+    nothing), and the sign of every zero."""
+    actual, expected = host(actual), host(expected)
+    assert actual.dtype == expected.dtype
+    np.testing.assert_array_equal(actual, expected)
+    number = ~np.isnan(expected)
+    np.testing.assert_array_equal(np.signbit(actual[number]), np.signbit(expected[number]))
+
+
+def assert_close(actual: Any, expected: Any, scale: float = 0.0, ulps: int = 4) -> None:
+    """Equal within a few units in the last place, relative to each value or to ``scale``
+    (the size of the terms where a difference cancels most of them)."""
+    actual, expected = host(actual), host(expected)
+    assert actual.dtype == expected.dtype
+    eps = float(np.finfo(expected.dtype).eps)
+    np.testing.assert_allclose(actual, expected, rtol=ulps * eps, atol=ulps * eps * scale)
+
+
+def assert_close_value(actual: Any, expected: Any, dtype: Any) -> None:
+    """Mean losses: summed in different orders, so within a few ulps of the mean."""
+    eps = float(np.finfo(dtype).eps)
+    assert float(host(actual)) == pytest.approx(float(host(expected)), rel=8 * eps)
+
+
+def logits(dtype: Any, shape: tuple[int, int] = (33, 17), seed: int = 0) -> np.ndarray:
+    """Normal values of all sizes, and the special ones in the first row."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=shape) * rng.choice([0.01, 1.0, 30.0], size=shape)
+    z.flat[: len(SPECIAL)] = SPECIAL[: z.size]
+    return z.astype(dtype)
+
+
+# -- activations --------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_forward(twins: Twins, dtype: Any) -> None:
+    z = logits(dtype)
+    fast = twins.kernels.sigmoid_forward(dev(z), dev(np.empty_like(z)))
+    twins.off()
+    ref = activations.sigmoid.forward(dev(z), out=dev(np.empty_like(z)))
+    assert_close(fast, ref)
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "relu"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_activation_kernels_match(name, dtype, plain) -> None:
-    rng = np.random.default_rng(1)
-    z = (rng.normal(size=(33, 17)) * 30).astype(dtype)
-    z[0, :3] = [0.0, 1e4, -1e4]
-    delta = rng.normal(size=z.shape).astype(dtype)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backward_in_place(twins: Twins, dtype: Any, name: str) -> None:
+    z = logits(dtype, seed=1)
+    a = activations.get(name).forward(z)
+    a.flat[:3] = [0.0, 1.0, 0.5]
+    delta = logits(dtype, seed=2)
+    fast = dev(delta)
+    getattr(twins.kernels, f"{name}_backward_inplace")(fast, dev(z) if name == "relu" else dev(a))
+    twins.off()
+    ref = dev(delta)
+    activations.get(name).backward(ref, dev(z), dev(a), out=ref)
+    assert_same(fast, ref)
+
+
+@pytest.mark.parametrize("batch", [33, 1], ids=["batch", "one-row"])
+@pytest.mark.parametrize("name", ["sigmoid", "relu"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bias_and_activation(twins: Twins, dtype: Any, name: str, batch: int) -> None:
+    z, b = logits(dtype, (batch, 17), seed=3), logits(dtype, (1, 17), seed=4)[0]
     act = activations.get(name)
-    a_fused = act.forward(z, out=np.empty_like(z))
-    d_fused = act.backward(delta.copy(), z, a_fused, out=None)  # reference chain for a check
-    inplace = delta.copy()
-    act.backward(inplace, z, a_fused, out=inplace)
-    plain()
-    a_plain = act.forward(z, out=np.empty_like(z))
-    np.testing.assert_allclose(a_fused, a_plain, rtol=2e-7 if dtype == np.float32 else 1e-15)
-    np.testing.assert_allclose(inplace, d_fused, rtol=1e-6, atol=0)
+    z_fast, a_fast = dev(z), dev(np.empty_like(z))
+    getattr(twins.kernels, f"bias_{name}")(z_fast, dev(b), a_fast)
+    twins.off()
+    z_ref, a_ref = dev(z), dev(np.empty_like(z))
+    kernels._add_bias_and_activate(z_ref, dev(b), act, a_ref)
+    assert_same(z_fast, z_ref)
+    if name == "relu":
+        assert_same(a_fast, a_ref)
+    else:
+        assert_close(a_fast, a_ref)
+
+
+@pytest.mark.parametrize("shape", [(33, 17), (1024, 7), (1, 3)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_column_sums(twins: Twins, dtype: Any, shape: tuple[int, int]) -> None:
+    dz = logits(dtype, shape, seed=5)
+    dz[:, 0] = -0.0  # a column of negative zeros sums to +0.0
+    fast = twins.kernels.column_sums(dev(dz), dev(np.empty(shape[1], dtype)))
+    twins.off()
+    ref = kernels._column_sums(dev(dz), dev(np.empty(shape[1], dtype)))
+    assert_same(fast, ref)
+
+
+# -- output layer: the loss and dL/dz together --------------------------------------------------
+EPS = losses.EPSILON
+LOSSES = {  # loss, output activation, the twin's call
+    "bce": (
+        losses.BinaryCrossentropy(),
+        activations.sigmoid,
+        lambda k, a, y, delta: k.bce_sigmoid(a, y, delta, EPS),
+    ),
+    "bce-logits": (
+        losses.BinaryCrossentropy(from_logits=True),
+        activations.linear,
+        lambda k, a, y, delta: k.bce_logits(a, y, delta),
+    ),
+    "scce": (
+        losses.SparseCategoricalCrossentropy(),
+        activations.softmax,
+        lambda k, a, y, delta: k.softmax_ce_sparse(a, y, delta, False, EPS),
+    ),
+    "scce-logits": (
+        losses.SparseCategoricalCrossentropy(from_logits=True),
+        activations.linear,
+        lambda k, a, y, delta: k.softmax_ce_sparse(a, y, delta, True, EPS),
+    ),
+}
 
 
 @pytest.mark.parametrize(
-    ("loss", "activation"),
-    [
-        (losses.BinaryCrossentropy(), "sigmoid"),
-        (losses.BinaryCrossentropy(from_logits=True), "linear"),
-        (losses.SparseCategoricalCrossentropy(), "softmax"),
-        (losses.SparseCategoricalCrossentropy(from_logits=True), "linear"),
-    ],
+    ("name", "targets"),
+    [("bce", "float"), ("bce-logits", "float")]
+    + [(name, labels) for name in ("scce", "scce-logits") for labels in LABELS],
 )
-def test_output_loss_and_delta_match(loss, activation, plain) -> None:
-    rng = np.random.default_rng(2)
-    act = activations.get(activation)
-    sparse = isinstance(loss, losses.SparseCategoricalCrossentropy)
-    units = 4 if sparse else 3
-    a = act.forward(rng.normal(size=(40, units)) * 5)
-    y = rng.integers(0, units, 40) if sparse else (rng.random((40, units)) > 0.5).astype(float)
-    value_f, delta_f = loss.value_and_delta(y, a, act, out=np.empty_like(a))
-    plain()
-    value_p, delta_p = loss.value_and_delta(y, a, act, out=np.empty_like(a))
-    assert value_f == pytest.approx(float(value_p), rel=1e-12)
-    np.testing.assert_allclose(delta_f, delta_p, rtol=1e-12, atol=1e-15)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_loss_and_delta(twins: Twins, dtype: Any, name: str, targets: str) -> None:
+    loss, act, fast = LOSSES[name]
+    sparse = targets != "float"
+    rng = np.random.default_rng(6)
+    z = logits(dtype, (65, 10 if sparse else 3), seed=7)
+    z[~np.isfinite(z)] = 0.0
+    a = act.forward(z)  # probabilities: saturated ones (clipped) in the first row
+    if sparse:
+        y = rng.integers(0, 10, 65).astype(targets)
+    else:
+        y = rng.choice([0.0, 1.0, 0.25], size=a.shape).astype(dtype)
+    a_dev, y_dev, delta = dev(a), dev(y), dev(np.empty_like(a))
+    value = fast(twins.kernels, a_dev, y_dev, delta)
+    twins.off()
+    ref_value, ref_delta = loss.value_and_delta(dev(y), dev(a), act, out=dev(np.empty_like(a)))
+    assert_close_value(value, ref_value, dtype)
+    if loss.from_logits:  # an exp, and the target cancels most of it: ulps of 1, / the divisor
+        assert_close(delta, ref_delta, scale=1 / (a.shape[0] if sparse else a.size))
+    else:  # (a - y) / n: the same operations
+        assert_same(delta, ref_delta)
+    assert_same(a_dev, a)  # inputs untouched
+    np.testing.assert_array_equal(host(y_dev), y)
 
 
-def test_column_sums_match(plain) -> None:
-    dz = np.random.default_rng(3).normal(size=(50, 7))
-    fused_sum = xpnn.kernels._column_sums(dz, np.empty(7))
-    np.testing.assert_allclose(fused_sum, dz.sum(axis=0), rtol=1e-12)
+# -- optimizers ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adam_update(twins: Twins, dtype: Any) -> None:
+    rng = np.random.default_rng(10)
+    w0 = rng.normal(size=1000).astype(dtype)
+    grads = (rng.normal(size=(5, 1000)) * rng.choice([1e-4, 1.0, 1e3], size=1000)).astype(dtype)
+    hyper = {"beta_1": 0.8, "beta_2": 0.99, "eps": 1e-6}  # not the defaults: none mixed up
+    w, m, v = dev(w0), dev(np.zeros_like(w0)), dev(np.zeros_like(w0))
+    t, lr = dev(np.zeros(1)), dev(np.full(1, 0.01))
+    for g in grads:
+        t += 1.0
+        twins.kernels.adam_update(w, dev(g), m, v, t, lr, **hyper)
+    twins.off()
+    opt = optimizers.Adam(0.01, hyper["beta_1"], hyper["beta_2"], hyper["eps"])
+    w_ref = dev(w0)
+    for g in grads:
+        opt.step(w_ref, dev(g))
+    assert_same(m, opt.state["m"])
+    assert_same(v, opt.state["v"])
+    # the step size takes a pow (libm's here, NumPy's or CUDA's there): its last bit may differ
+    assert_close(w, w_ref, scale=1.0)
 
 
-def test_training_with_and_without_fused_kernels_agrees(plain) -> None:
+# -- the whole step -----------------------------------------------------------------------------
+def test_training_with_and_without_the_twins_agrees(twins: Twins) -> None:
     rng = np.random.default_rng(4)
     x = rng.normal(size=(300, 20)).astype(np.float32)
     y = (x[:, 0] + x[:, 1] > 0).astype(int)
@@ -103,10 +261,10 @@ def test_training_with_and_without_fused_kernels_agrees(plain) -> None:
         history = model.fit(x, y, epochs=5, batch_size=32, verbose=0)
         return history.history, model.get_weights()
 
-    hist_fused, w_fused = run()
-    plain()
-    hist_plain, w_plain = run()
-    np.testing.assert_allclose(hist_fused["loss"], hist_plain["loss"], rtol=1e-5)
-    assert hist_fused["accuracy"] == pytest.approx(hist_plain["accuracy"], abs=1e-2)
-    for a, b in zip(w_fused, w_plain):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    hist_fast, w_fast = run()
+    twins.off()
+    hist_ref, w_ref = run()
+    np.testing.assert_allclose(hist_fast["loss"], hist_ref["loss"], rtol=1e-5)
+    assert hist_fast["accuracy"] == pytest.approx(hist_ref["accuracy"], abs=1e-2)
+    for a, b in zip(w_fast, w_ref):
+        np.testing.assert_allclose(host(a), host(b), rtol=1e-4, atol=1e-5)

@@ -1,18 +1,21 @@
-"""The CUDA kernels (CuPy ElementwiseKernels) against the plain CuPy array code they replace.
+"""What only a GPU can check about the CUDA kernels (fused/cuda.py).
 
-Skipped without CuPy and a GPU; `benchmarks/gpu_check.sh` runs them there.
+Each kernel against its reference is in test_fused.py (its ``cuda`` cases); that every kernel
+compiles is checked without a GPU in test_cuda_compile.py. Skipped without CuPy and a GPU;
+`benchmarks/gpu_check.sh` runs them there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 
 import xpnn
-from xpnn import fused, losses, optimizers
-from xpnn.activations import get as activation
+from xpnn import activations, losses
+from xpnn.fused import cuda
 
 from helpers import GPU
 
@@ -23,72 +26,83 @@ pytestmark = [
 
 
 @pytest.fixture
-def cupy() -> Any:
+def cupy() -> Iterator[Any]:
     with xpnn.use_backend("cupy"):
         yield xpnn.get_xp()
 
 
-def _both(monkeypatch: pytest.MonkeyPatch, run: Any) -> tuple[Any, Any]:
-    """``run()`` with the CUDA kernels, then with them switched off (the plain array code)."""
-    fast = run()
-    with monkeypatch.context() as m:
-        m.setattr(fused.cuda, "accepts", lambda *arrays: False)
-        plain = run()
-    return fast, plain
-
-
-@pytest.mark.parametrize(
-    ("loss", "act", "labels"),
-    [
-        (losses.BinaryCrossentropy(), "sigmoid", "binary"),
-        (losses.BinaryCrossentropy(from_logits=True), "linear", "binary"),
-        (losses.SparseCategoricalCrossentropy(), "softmax", "sparse"),
-        (losses.SparseCategoricalCrossentropy(from_logits=True), "linear", "sparse"),
-    ],
-    ids=["bce", "bce-logits", "scce", "scce-logits"],
-)
-def test_loss_and_delta_kernels_match(
-    cupy: Any, monkeypatch: pytest.MonkeyPatch, loss: Any, act: str, labels: str
+@pytest.mark.parametrize("from_logits", [False, True], ids=["softmax", "logits"])
+def test_a_label_out_of_range_on_the_device_gives_nan_not_a_wild_read(
+    cupy: Any, from_logits: bool
 ) -> None:
-    rng = np.random.default_rng(0)
-    classes = 1 if labels == "binary" else 7
-    z = (rng.normal(size=(65, classes)) * 4).astype(np.float32)
-    z[0, 0] = 60.0  # saturated
-    a = activation(act).forward(xpnn.to_device(z))
-    if labels == "binary":
-        y = xpnn.to_device(rng.integers(0, 2, (65, 1)).astype(np.float32))
-    else:
-        y = xpnn.to_device(rng.integers(0, classes, 65).astype(np.int64))
-
-    def run() -> tuple[float, np.ndarray]:
-        value, delta = loss.value_and_delta(y, a, activation(act), out=cupy.empty_like(a))
-        assert delta is not None
-        return float(xpnn.to_numpy(value)), xpnn.to_numpy(delta)
-
-    (v_fast, d_fast), (v_plain, d_plain) = _both(monkeypatch, run)
-    assert v_fast == pytest.approx(v_plain, rel=1e-5)
-    np.testing.assert_allclose(d_fast, d_plain, rtol=1e-5, atol=1e-8)
-
-
-def test_a_label_out_of_range_on_the_device_gives_nan_not_a_wild_read(cupy: Any) -> None:
-    loss = losses.SparseCategoricalCrossentropy(from_logits=True)
-    a = xpnn.to_device(np.zeros((3, 4), dtype=np.float32))
-    y = xpnn.to_device(np.array([0, 9, 1]))
-    value, _ = loss.value_and_delta(y, a, activation("linear"), out=cupy.empty_like(a))
+    a = cupy.full((3, 4), 0.25, dtype=cupy.float32)
+    y = cupy.asarray([0, 9, 1])
+    delta = cupy.empty_like(a)
+    value = cuda.softmax_ce_sparse(a, y, delta, from_logits, losses.EPSILON)
     assert np.isnan(xpnn.to_numpy(value))
+    np.testing.assert_array_equal(xpnn.to_numpy(delta)[1], 0.0)
 
 
-def test_capturable_adam_kernels_match_the_host_step_size(cupy: Any) -> None:
-    rng = np.random.default_rng(1)
+def test_adam_update_replays_from_a_cuda_graph(cupy: Any) -> None:
+    """The step count and the rate are read on the device: a recorded update, replayed after
+    they change, gives what the update run each time gives."""
+    rng = np.random.default_rng(0)
     w0 = rng.normal(size=4096).astype(np.float32)
-    grads = rng.normal(size=(50, 4096)).astype(np.float32)
-    results = []
-    for capturable in (False, True):
-        opt, w = optimizers.Adam(learning_rate=0.01), xpnn.to_device(w0)
-        opt.build(w)
-        if capturable:
-            opt.make_capturable(w)
-        for g in grads:
-            opt.step(w, xpnn.to_device(g))
-        results.append(xpnn.to_numpy(w))
-    np.testing.assert_allclose(results[1], results[0], rtol=1e-6, atol=1e-7)
+    g = cupy.asarray(rng.normal(size=4096).astype(np.float32))
+    rates = [0.01, 0.01, 0.002]
+
+    def state() -> list[Any]:
+        """w, m, v, and the step count and rate"""
+        w = cupy.asarray(w0)
+        return [w, cupy.zeros_like(w), cupy.zeros_like(w), cupy.zeros(1), cupy.zeros(1)]
+
+    def step(s: list[Any]) -> None:
+        w, m, v, t, lr = s
+        cuda.adam_update(w, g, m, v, t, lr, beta_1=0.9, beta_2=0.999, eps=1e-7)
+
+    stream = cupy.cuda.Stream(non_blocking=True)
+    with stream:
+        eager, replayed, warm_up = state(), state(), state()
+        for rate in rates:
+            eager[3] += 1.0
+            eager[4][...] = rate
+            step(eager)
+        warm_up[3] += 1.0
+        step(warm_up)  # the kernels are built and the step-size buffer allocated before recording
+        stream.begin_capture()
+        step(replayed)
+        graph = stream.end_capture()
+        for rate in rates:
+            replayed[3] += 1.0
+            replayed[4][...] = rate
+            graph.launch(stream)
+        stream.synchronize()
+    for a, b in zip(eager[:3], replayed[:3]):
+        np.testing.assert_array_equal(xpnn.to_numpy(a), xpnn.to_numpy(b))
+
+
+def test_cupy_compiles_the_source_that_is_checked_without_a_gpu(cupy: Any) -> None:
+    """test_cuda_compile.py rebuilds each launch's source from CuPy's private functions; here
+    the kernels run, and CuPy's own record of what it compiled must be that source."""
+    source = pytest.importorskip("test_cuda_compile").kernel_source
+    z = cupy.asarray(np.random.default_rng(1).normal(size=(33, 10)).astype(np.float32))
+    b, y = z[0].copy(), cupy.asarray(np.arange(33) % 10)
+    out, delta = cupy.empty_like(z), cupy.empty_like(z)
+    cuda.sigmoid_forward(z, out)
+    cuda.bias_sigmoid(z.copy(), b, out)
+    cuda.bias_relu(z.copy(), b, out)
+    cuda.sigmoid_backward_inplace(delta, out)
+    cuda.relu_backward_inplace(delta, z)
+    cuda.bce_sigmoid(activations.sigmoid.forward(z), (z > 0).astype(z.dtype), delta, 1e-7)
+    cuda.bce_logits(z, (z > 0).astype(z.dtype), delta)
+    cuda.softmax_ce_sparse(z, y, delta, True, 1e-7)
+    cuda.softmax_ce_sparse(activations.softmax.forward(z), y, delta, False, 1e-7)
+    w = z.reshape(-1).copy()
+    cuda.adam_update(w, w.copy(), w * 0, w * 0, cupy.ones(1), cupy.full(1, 1e-3), 0.9, 0.999, 1e-7)
+    assert set(cuda._built) == set(cuda.KERNELS)  # every kernel ran
+    for name, built in cuda._built.items():
+        kernel = cuda.KERNELS[name]
+        label = "int64" if kernel.labels else None
+        ndim = 2 if kernel.broadcast else 1  # a broadcast row keeps the loop 2-D
+        expected = source(kernel, "float32", label, ndim)
+        assert any(expected.endswith(code) for code in built.cached_codes.values()), name

@@ -51,7 +51,8 @@ BAD_DATA = [
         np.ones(10),
         Y,
         ValueError,
-        r"shape \(samples, features\), received shape \(10,\).*reshape\(-1, 1\)",
+        r"shape \(samples, features\), received shape \(10,\)\. "
+        r"The model takes 3 features per sample",
         id="1-D",
     ),
     pytest.param(np.ones((10, 3, 1)), Y, ValueError, r"received shape \(10, 3, 1\)", id="3-D"),
@@ -124,7 +125,11 @@ def test_predict_rejects_bad_data(model: Sequential, x: np.ndarray, message: str
 
 
 def test_validation_data_is_checked_too(model: Sequential) -> None:
-    with pytest.raises(ValueError, match=r"fit \(validation_data\)\(\) expects x with 3 features"):
+    expected = (
+        r"fit\(\) expects validation_data x with 3 features \(as the training x has\), "
+        r"received 2"
+    )
+    with pytest.raises(ValueError, match=expected):
         model.fit(X, Y, validation_data=(np.ones((4, 2)), np.zeros(4)), verbose=0)
     with pytest.raises(ValueError, match=r"validation_data must be a tuple \(x_val, y_val\)"):
         model.fit(X, Y, validation_data=(X, Y, Y), verbose=0)
@@ -360,7 +365,7 @@ def test_other_constructor_errors() -> None:
         Sequential([Dense(1)], dtype="float16")
     with pytest.raises(TypeError, match="seed must be an integer or None, received 1.5"):
         Sequential([Dense(1)], seed=1.5)
-    with pytest.raises(TypeError, match="Sequential takes Input and Dense layers, received str"):
+    with pytest.raises(TypeError, match="Sequential takes Input and xpnn layers, received str"):
         Sequential([Dense(1), "relu"])
     with pytest.raises(TypeError, match="layers must be a list of layers, received Dense"):
         Sequential(Dense(1))

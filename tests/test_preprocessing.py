@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn.backend import StrictArray, array_module
+from xpnn.backend import array_module
 from xpnn.preprocessing import MinMaxScaler, Scaler, StandardScaler, scaler_from_dict
+from xpnn.testing.strict import StrictArray
 
 # Three features: spread 4, spread 20, and a constant one.
 TRAIN = np.array([[0.0, 10.0, 5.0], [2.0, 30.0, 5.0], [4.0, 20.0, 5.0]])

@@ -1,11 +1,16 @@
-"""save / load_model: round trips, resumed training, atomic writes, bad files, no pickle."""
+"""save / load_model: round trips, resumed training, atomic writes, stale temporary files,
+bad files, no pickle. (Files made to hurt are in test_hostile_files.py.)"""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import struct
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +18,7 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn import Dense, Input, Sequential, losses, optimizers
+from xpnn import Dense, Input, Sequential, losses, optimizers, saving
 
 
 def _data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -133,6 +138,79 @@ def test_an_unbuilt_model_cannot_be_saved(tmp_path: Path) -> None:
     assert not os.listdir(tmp_path)
 
 
+class Counted(Dense):
+    """A Dense layer with non-trainable state (one number per unit), as moving statistics."""
+
+    def state_shapes(self, input_dim: int) -> list[tuple[int, ...]]:
+        return [(self.units,)]
+
+    def initial_state(self, input_dim: int) -> list[np.ndarray]:
+        return [np.zeros(self.units)]
+
+
+def test_layer_state_round_trips(xp: Any, tmp_path: Path) -> None:
+    model = Sequential([Input((4,)), Counted(3, name="c"), Dense(2)], seed=1)
+    model._state[...] = xpnn.to_device(np.array([1.5, -2.0, 7.0], dtype=np.float32))
+    model.save(tmp_path / "s.xpnn")
+    with np.load(tmp_path / "s.xpnn") as archive:
+        np.testing.assert_array_equal(archive["state"], [1.5, -2.0, 7.0])
+    loaded = xpnn.load_model(tmp_path / "s.xpnn", custom_objects={"Counted": Counted})
+    assert type(loaded.layers[0]) is Counted
+    np.testing.assert_array_equal(xpnn.to_numpy(loaded._state), [1.5, -2.0, 7.0])
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_model_without_layer_state_saves_an_empty_state(tmp_path: Path) -> None:
+    _model().save(tmp_path / "m.xpnn")
+    with np.load(tmp_path / "m.xpnn") as archive:
+        assert archive["state"].shape == (0,)
+        assert json.loads(archive["xpnn_config"].tobytes())["version"] == saving.VERSION == 2
+
+
+def test_custom_layer_classes_come_from_custom_objects(tmp_path: Path) -> None:
+    """As in Keras: a user's layer class is found by its class name in custom_objects, and a
+    file naming a class the reader was not given is refused, never loaded as another class."""
+
+    class MyDense(Dense):
+        pass
+
+    model = Sequential([Input((3,)), MyDense(2, "tanh", name="mine")], seed=2)
+    model.save(tmp_path / "my.xpnn")
+    with pytest.raises(ValueError, match="invalid contents.*'MyDense'"):
+        xpnn.load_model(tmp_path / "my.xpnn")
+    loaded = xpnn.load_model(tmp_path / "my.xpnn", custom_objects={"MyDense": MyDense})
+    assert type(loaded.layers[0]) is MyDense
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_version_1_files_still_load(tmp_path: Path) -> None:
+    """Version 1 had no "state" entry (no layer had state)."""
+    model = _model()
+    model.save(tmp_path / "v2.xpnn")
+    with np.load(tmp_path / "v2.xpnn") as archive:
+        contents = {k: archive[k] for k in archive.files if k != "state"}
+    config = json.loads(contents["xpnn_config"].tobytes())
+    config["version"] = 1
+    contents["xpnn_config"] = np.frombuffer(json.dumps(config).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "v1.npz", **contents)
+    loaded = xpnn.load_model(tmp_path / "v1.npz")
+    assert loaded.get_config() == model.get_config()
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+
+
+def test_a_version_2_file_needs_its_state_entry(tmp_path: Path) -> None:
+    _model().save(tmp_path / "m.xpnn")
+    with np.load(tmp_path / "m.xpnn") as archive:
+        contents = {k: archive[k] for k in archive.files if k != "state"}
+    np.savez(tmp_path / "nostate.npz", **contents)
+    with pytest.raises(ValueError, match="nostate.npz.*the entry 'state' is missing"):
+        xpnn.load_model(tmp_path / "nostate.npz")
+
+
 # -- resumed training --------------------------------------------------------------------------
 OPTIMIZERS = {
     "adam": lambda: optimizers.Adam(2e-3),
@@ -212,6 +290,191 @@ def test_the_saved_file_respects_the_umask(tmp_path: Path) -> None:
         os.umask(old)
     mode = stat.S_IMODE(os.stat(tmp_path / "m.xpnn").st_mode)
     assert mode == stat.S_IMODE(os.stat(tmp_path / "ref.npz").st_mode) == 0o644, oct(mode)
+
+
+def test_saving_leaves_the_umask_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading the umask means setting it, a race with every other thread: never done."""
+
+    def refuse(mask: int) -> int:
+        raise AssertionError("os.umask was called")
+
+    monkeypatch.setattr(os, "umask", refuse)
+    _model().save(tmp_path / "m.xpnn")
+
+
+def test_the_file_and_its_folder_are_fsynced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    _model().save(tmp_path / "m.xpnn")
+    assert synced == (["file", "folder"] if os.name == "posix" else ["file"])
+
+
+# -- temporary files of saves that died --------------------------------------------------------
+needs_flock = pytest.mark.skipif(
+    saving._fcntl is None or not hasattr(signal, "SIGKILL"), reason="POSIX flock and SIGKILL"
+)
+
+# A save in another process that stops mid-write (after writing a little) until the file `go`
+# exists, then completes. Killed while it waits, it dies as a crashed save does.
+CHILD_SAVE = r"""
+import os, sys, time
+import numpy as np
+from xpnn import Dense, Input, Sequential
+
+path, go = sys.argv[1], sys.argv[2]
+model = Sequential([Input((5,)), Dense(4)], name="child", seed=0)
+real_savez = np.savez
+
+def slow_savez(file, **arrays):
+    file.write(b"half a model")
+    file.flush()
+    print("writing", flush=True)
+    while not os.path.exists(go):
+        time.sleep(0.01)
+    file.seek(0)
+    real_savez(file, **arrays)
+
+np.savez = slow_savez
+model.save(path)
+print("saved", flush=True)
+"""
+
+
+def _temporaries(folder: Path) -> list[str]:
+    return sorted(n for n in os.listdir(folder) if n.startswith("."))  # saves' hidden files
+
+
+def _child_save(path: Path, go: Path) -> subprocess.Popen[str]:
+    """Start CHILD_SAVE and return once it is mid-write (its temporary file exists, locked)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD_SAVE, str(path), str(go)], stdout=subprocess.PIPE, text=True
+    )
+    watchdog = threading.Timer(120, proc.kill)  # a child that never reports must not hang us
+    watchdog.start()
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+    finally:
+        watchdog.cancel()
+    assert line == "writing\n", f"the child save did not start (rc={proc.poll()})"
+    return proc
+
+
+@needs_flock
+def test_the_next_save_removes_the_temporary_files_of_killed_saves(tmp_path: Path) -> None:
+    path = tmp_path / "m.xpnn"
+    left: list[str] = []
+    for _ in range(3):
+        proc = _child_save(path, tmp_path / "never")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        # what the crash left, and nothing of the crashes before (each save removed those)
+        now = _temporaries(tmp_path)
+        assert len(now) == 1 and now[0] not in left, (now, left)
+        left += now
+    _model().save(path)
+    assert os.listdir(tmp_path) == ["m.xpnn"]
+    xpnn.load_model(path)
+
+
+@needs_flock
+def test_a_live_save_keeps_its_temporary_file_and_completes(tmp_path: Path) -> None:
+    """Another process mid-save holds the lock on its file: a save meanwhile removes the dead
+    save's file but not the live one's, and the live save then completes."""
+    path, go = tmp_path / "m.xpnn", tmp_path / "go"
+    dead = _child_save(path, tmp_path / "never")
+    dead.send_signal(signal.SIGKILL)
+    dead.wait()
+    dead_file = _temporaries(tmp_path)
+    live = _child_save(path, go)
+    try:
+        live_file = [n for n in _temporaries(tmp_path) if n not in dead_file]
+        assert len(dead_file) == len(live_file) == 1
+        _model().save(path)  # while the child is mid-write
+        assert _temporaries(tmp_path) == live_file
+        go.touch()
+        out, _ = live.communicate(timeout=120)
+    finally:
+        if live.poll() is None:
+            live.kill()
+            live.wait()
+    assert live.returncode == 0 and out.endswith("saved\n"), (live.returncode, out)
+    assert sorted(os.listdir(tmp_path)) == ["go", "m.xpnn"]
+    assert xpnn.load_model(path).name == "child"  # the child's save, finished last, is the file
+
+
+@needs_flock
+def test_only_unlocked_regular_files_of_this_targets_pattern_are_removed(tmp_path: Path) -> None:
+    stale = f".m.xpnn.{'0' * 16}.xpnn-tmp"
+    keep = {
+        f".other.xpnn.{'0' * 16}.xpnn-tmp": "file",  # another target's
+        ".xpnn-abcd1234.tmp": "file",  # older xpnn's naming: no lock says whether it is alive
+        f".m.xpnn.{'0' * 15}.xpnn-tmp": "file",  # not the pattern
+        "notes.txt": "file",
+        f".m.xpnn.{'a' * 16}.xpnn-tmp": "symlink",  # to a file that must survive
+        f".m.xpnn.{'b' * 16}.xpnn-tmp": "fifo",  # opening it for reading would block
+        f".m.xpnn.{'c' * 16}.xpnn-tmp": "folder",
+    }
+    (tmp_path / "precious").write_text("keep me")
+    (tmp_path / stale).write_bytes(b"half")
+    for name, kind in keep.items():
+        if kind == "file":
+            (tmp_path / name).write_bytes(b"x")
+        elif kind == "symlink":
+            (tmp_path / name).symlink_to(tmp_path / "precious")
+        elif kind == "fifo":
+            os.mkfifo(tmp_path / name)
+        else:
+            (tmp_path / name).mkdir()
+    _model().save(tmp_path / "m.xpnn")
+    assert sorted(os.listdir(tmp_path)) == sorted([*keep, "precious", "m.xpnn"])
+    assert (tmp_path / "precious").read_text() == "keep me"
+
+
+@needs_flock
+def test_a_temporary_file_lost_to_a_racing_cleanup_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between creating its file and locking it, a save can have it taken for a dead save's
+    by another save's cleanup (which unlinks it): the save notices and starts a new file."""
+    real = saving._fcntl
+    raced: list[str] = []
+
+    class Racing:
+        LOCK_EX, LOCK_NB = real.LOCK_EX, real.LOCK_NB
+
+        @staticmethod
+        def flock(fd: int, op: int) -> None:
+            if not raced:  # the first lock taken: unlink the file first, as a cleanup would
+                raced.extend(_temporaries(tmp_path))
+                os.unlink(tmp_path / raced[0])
+            real.flock(fd, op)
+
+    monkeypatch.setattr(saving, "_fcntl", Racing)
+    _model().save(tmp_path / "m.xpnn")
+    assert len(raced) == 1 and os.listdir(tmp_path) == ["m.xpnn"]
+    xpnn.load_model(tmp_path / "m.xpnn")
+
+
+def test_without_fcntl_saves_work_and_clean_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Windows no lock tells a dead save from a live one, so no file is removed."""
+    stale = f".m.xpnn.{'0' * 16}.xpnn-tmp"
+    (tmp_path / stale).write_bytes(b"half")
+    monkeypatch.setattr(saving, "_fcntl", None)
+    _model().save(tmp_path / "m.xpnn")
+    assert sorted(os.listdir(tmp_path)) == sorted([stale, "m.xpnn"])
+    xpnn.load_model(tmp_path / "m.xpnn")
 
 
 # -- bad files ---------------------------------------------------------------------------------
@@ -338,17 +601,3 @@ def test_pickled_objects_are_never_loaded(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         xpnn.load_model(out)
     assert not tripwire.exists()  # the object was never unpickled
-
-
-def test_np_load_is_called_without_pickle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    good = _saved(tmp_path)
-    calls: list[dict[str, Any]] = []
-    real_load = np.load
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs)
-        return real_load(*args, **kwargs)
-
-    monkeypatch.setattr(np, "load", spy)
-    xpnn.load_model(good)
-    assert calls and all(kwargs.get("allow_pickle") is False for kwargs in calls)

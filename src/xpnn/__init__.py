@@ -12,14 +12,14 @@ from .backend import (
     set_backend,
     to_device,
     to_numpy,
-    transfer_counts,
     use_backend,
 )
-from .callbacks import Callback, EarlyStopping, History, LambdaCallback
+from .callbacks import Callback, EarlyStopping, History, LambdaCallback, TerminateOnNaN
 from .gradcheck import gradcheck
 from .layers import Dense, Input
 from .model import Sequential, set_random_seed
 from .saving import load_model, save_model
+from .testing.strict import transfer_counts
 
 __version__ = "0.1.0"
 
@@ -33,6 +33,7 @@ __all__ = [
     "Input",
     "LambdaCallback",
     "Sequential",
+    "TerminateOnNaN",
     "activations",
     "callbacks",
     "get_backend",

@@ -1,13 +1,11 @@
 """The one place that knows which array library is in use.
 
-``NN_BACKEND=numpy|cupy`` is read at import; :func:`set_backend` and :func:`use_backend`
+``NN_BACKEND=numpy|cupy|strict`` names the backend; :func:`set_backend` and :func:`use_backend`
 switch at run time. Everything else asks :func:`get_xp` (or, inside kernels, the arrays
 themselves via :func:`array_module`) and moves data with :func:`to_device` / :func:`to_numpy`.
 
-Besides ``numpy`` and ``cupy`` there is ``strict``: NumPy underneath, but its arrays refuse
-implicit conversion to NumPy (``np.asarray``, ``float()``, ``bool()``, printing) exactly as
-CuPy's do, and it counts host-to-device and device-to-host transfers. The test suite runs on it
-so that CPU-only CI catches what would break, or silently sync, on a GPU.
+``strict`` is the test stand-in of :mod:`xpnn.testing.strict`: NumPy underneath, with CuPy's
+refusals at the host boundary. It is imported only when first asked for.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,303 +23,21 @@ __all__ = [
     "BACKENDS",
     "Backend",
     "BackendError",
-    "StrictArray",
     "array_module",
     "get_backend",
     "get_xp",
     "set_backend",
     "to_device",
     "to_numpy",
-    "transfer_counts",
     "use_backend",
 ]
 
 BACKENDS = ("numpy", "cupy", "strict")
+_STRICT_MODULE = "xpnn.testing.strict"  # where the strict stand-in's arrays come from
 
 
 class BackendError(RuntimeError):
     """A backend was asked for that does not exist or cannot run here."""
-
-
-# --------------------------------------------------------------------------------------------
-# The strict stand-in: CuPy's boundary behaviour on top of NumPy.
-# --------------------------------------------------------------------------------------------
-
-_IMPLICIT = (
-    "Implicit conversion of a strict (device) array to NumPy is not allowed, as on CuPy; "
-    "use xpnn.to_numpy(x) to copy it to the host explicitly."
-)
-
-
-class _Counts:
-    def __init__(self) -> None:
-        self.h2d = 0
-        self.d2h = 0
-
-
-_counts = _Counts()
-
-
-def _unwrap(x: Any) -> Any:
-    if isinstance(x, StrictArray):
-        return x._a
-    if isinstance(x, tuple):
-        return tuple(_unwrap(v) for v in x)
-    if isinstance(x, list):
-        return [_unwrap(v) for v in x]
-    if isinstance(x, np.ndarray) and x.ndim > 0:
-        # CuPy rejects host arrays in device operations ("Unsupported type").
-        raise TypeError(
-            "A NumPy array was passed to a strict (device) operation; CuPy would reject it. "
-            "Move it with xpnn.to_device() first."
-        )
-    return x
-
-
-def _wrap(x: Any) -> Any:
-    if isinstance(x, np.ndarray | np.generic):
-        return StrictArray(np.asarray(x))
-    if isinstance(x, tuple):
-        return tuple(_wrap(v) for v in x)
-    if isinstance(x, list):
-        return [_wrap(v) for v in x]
-    return x
-
-
-class _Tape:
-    """The strict backend's stand-in for CUDA graph capture (see graphs.py).
-
-    While a tape records, every operation on strict arrays is run *and* written down with the
-    very array objects and scalar arguments it got, and every write into an array is undone
-    when the recording ends: as on CUDA, recording changes nothing. ``launch`` replays the
-    operations in order on the same objects, the way a graph replays its kernels on the same
-    addresses with the same baked-in scalars: a step that takes a changing value from the host
-    (a Python float, a transfer) replays with a stale one, and the tests see it. Transfers
-    while recording raise, as CuPy's do during capture.
-    """
-
-    def __init__(self) -> None:
-        self.ops: list[tuple[Any, tuple[Any, ...], dict[str, Any], Any, bool]] = []
-        self._undo: list[tuple[StrictArray, np.ndarray]] = []
-        self._saved: set[int] = set()
-
-    def will_write(self, target: Any) -> None:
-        for t in target if isinstance(target, tuple | list) else (target,):
-            if isinstance(t, StrictArray) and id(t) not in self._saved:
-                self._saved.add(id(t))
-                self._undo.append((t, t._a.copy()))
-
-    def record(self, fn: Any, args: tuple, kwargs: dict, result: Any, in_place: bool) -> None:
-        self.ops.append((fn, args, kwargs, result, in_place))
-
-    def rollback(self) -> None:
-        for target, before in reversed(self._undo):
-            target._a[...] = before
-        self._undo.clear()
-        self._saved.clear()
-
-    def launch(self) -> None:
-        """Replay every recorded operation on the recorded arrays."""
-        for fn, args, kwargs, result, in_place in self.ops:
-            value = fn(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()})
-            if in_place:
-                continue
-            if isinstance(result, tuple):
-                for r, v in zip(result, value):
-                    if isinstance(r, StrictArray):
-                        r._a[...] = v
-            elif isinstance(result, StrictArray):
-                result._a[...] = value
-
-
-_tape: _Tape | None = None  # set while a strict "graph" records
-
-
-def _record_tape(step: Any) -> _Tape:
-    """Run ``step()`` as a recording (its writes undone at the end); the tape replays it."""
-    global _tape
-    if _tape is not None:
-        raise RuntimeError("A graph is already being recorded.")
-    tape = _tape = _Tape()
-    try:
-        step()
-    finally:
-        _tape = None
-        tape.rollback()
-    return tape
-
-
-def _check_not_recording(what: str) -> None:
-    if _tape is not None:
-        raise RuntimeError(
-            f"{what} while a graph is being recorded: the current stream is capturing "
-            "(CuPy raises the same); move it out of the recorded step."
-        )
-
-
-_MUTATING_METHODS = frozenset({"fill", "sort", "put", "partition", "itemset", "resize"})
-_MUTATING_FUNCTIONS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal"})
-
-
-def _call(fn: Any, args: tuple, kwargs: dict, writes: Any = None) -> Any:
-    """Run ``fn`` on the arrays behind strict ``args``; record it if a tape is running.
-
-    ``writes``: the strict arrays ``fn`` writes into (``out=``, a setitem's target, ...)."""
-    out = kwargs.get("out")
-    tape = _tape
-    if tape is not None:
-        tape.will_write(out)
-        if writes is not None:
-            tape.will_write(writes)
-    result = _wrap_result(fn(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()}), out)
-    if tape is not None:
-        tape.record(fn, args, kwargs, result, in_place=out is not None or writes is not None)
-    return result
-
-
-def _wrap_result(result: Any, out: Any) -> Any:
-    """Wrap a result; where it is the array behind ``out``, give back ``out`` itself, as NumPy
-    and CuPy return the very ``out`` object from ``f(..., out=out)``."""
-    if isinstance(out, tuple) and len(out) == 1:
-        out = out[0]
-    if isinstance(out, StrictArray) and result is out._a:
-        return out
-    if isinstance(out, tuple) and isinstance(result, tuple):
-        return tuple(
-            o if isinstance(o, StrictArray) and r is o._a else _wrap(r) for r, o in zip(result, out)
-        )
-    return _wrap(result)
-
-
-def _getitem(a: np.ndarray, key: Any) -> Any:
-    return a[key]
-
-
-def _setitem(a: np.ndarray, key: Any, value: Any) -> None:
-    a[key] = value
-
-
-class StrictArray(np.lib.mixins.NDArrayOperatorsMixin):
-    """A NumPy array that behaves like a CuPy array at the host boundary."""
-
-    __slots__ = ("_a",)
-    __array_priority__ = 100
-
-    def __init__(self, a: np.ndarray) -> None:
-        self._a = a
-
-    # The boundary: every implicit route to the host raises, as on CuPy.
-    def __array__(self, *args: Any, **kwargs: Any) -> np.ndarray:
-        raise TypeError(_IMPLICIT)
-
-    def __float__(self) -> float:
-        raise TypeError(_IMPLICIT)
-
-    def __int__(self) -> int:
-        raise TypeError(_IMPLICIT)
-
-    def __index__(self) -> int:
-        raise TypeError(_IMPLICIT)
-
-    def __bool__(self) -> bool:
-        raise TypeError(_IMPLICIT)
-
-    def __repr__(self) -> str:
-        raise TypeError(_IMPLICIT)
-
-    __str__ = __repr__
-
-    def __format__(self, spec: str) -> str:
-        raise TypeError(_IMPLICIT)
-
-    def item(self) -> Any:
-        raise TypeError(_IMPLICIT)
-
-    def tolist(self) -> Any:
-        raise TypeError(_IMPLICIT)
-
-    # Device-side behaviour: NumPy underneath, results stay strict.
-    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        return _call(getattr(ufunc, method), inputs, kwargs)
-
-    def __array_function__(self, func: Any, types_: Any, args: Any, kwargs: Any) -> Any:
-        writes = args[0] if func.__name__ in _MUTATING_FUNCTIONS and args else None
-        return _call(func, args, kwargs, writes)
-
-    def __getitem__(self, key: Any) -> Any:
-        if _tape is None:
-            return _wrap(self._a[_unwrap(key)])
-        return _call(_getitem, (self, key), {})
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        if _tape is None:
-            self._a[_unwrap(key)] = _unwrap(value)
-        else:
-            _call(_setitem, (self, key, value), {}, writes=self)
-
-    def __len__(self) -> int:
-        return len(self._a)
-
-    def __iter__(self) -> Iterator[Any]:
-        return (_wrap(row) for row in self._a)
-
-    @property
-    def T(self) -> StrictArray:  # noqa: N802 - NumPy's name
-        return StrictArray(self._a.T)
-
-    def __getattr__(self, name: str) -> Any:
-        # _a is unset while copy/pickle probe; and forwarding dunders such as
-        # __array_interface__ would hand NumPy the data behind the boundary's back.
-        if name == "_a" or name.startswith("__"):
-            raise AttributeError(name)
-        attr = getattr(self._a, name)
-        if not callable(attr):
-            return _wrap(attr) if isinstance(attr, np.ndarray) else attr
-
-        def method(*args: Any, **kwargs: Any) -> Any:
-            writes = self if name in _MUTATING_METHODS else None
-            return _call(getattr(np.ndarray, name), (self, *args), kwargs, writes)
-
-        return method
-
-
-class _StrictNamespace(types.ModuleType):
-    """``xp`` for the strict backend: NumPy's functions, taking and giving strict arrays."""
-
-    ndarray = StrictArray
-
-    def asarray(self, a: Any, dtype: Any = None) -> StrictArray:
-        if isinstance(a, StrictArray):
-            return _call(np.asarray, (a,), {"dtype": dtype})
-        _check_not_recording("A host-to-device copy")
-        _counts.h2d += 1  # like cupy.asarray(host_array): a host-to-device copy
-        return StrictArray(np.array(a, dtype=dtype))
-
-    array = asarray
-
-    def asnumpy(self, a: Any) -> np.ndarray:
-        if isinstance(a, StrictArray):
-            _check_not_recording("A device-to-host copy")
-            _counts.d2h += 1
-            return a._a.copy()
-        return np.asarray(a)
-
-    def get_array_module(self, *args: Any) -> types.ModuleType:
-        return self
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(np, name)
-        if isinstance(attr, type) or not callable(attr):
-            return attr
-
-        def function(*args: Any, **kwargs: Any) -> Any:
-            writes = args[0] if name in _MUTATING_FUNCTIONS and args else None
-            return _call(attr, args, kwargs, writes)
-
-        return function
-
-
-strict = _StrictNamespace("xpnn.strict")
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,7 +66,9 @@ def _load(name: str) -> Backend:
     if name == "numpy":
         return Backend("numpy", np)
     if name == "strict":
-        return Backend("strict", strict)
+        from .testing import strict
+
+        return Backend("strict", strict.xp)
     try:
         import cupy
     except ImportError as exc:
@@ -371,33 +88,33 @@ def _load(name: str) -> Backend:
     return Backend("cupy", cupy)
 
 
-def _one_line_hook(previous: Any) -> Any:
-    def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
-        if issubclass(kind, BackendError):
-            print(f"xpnn: error: {value}", file=sys.stderr)
-        else:
-            previous(kind, value, tb)
-
-    return hook
+# NN_BACKEND is read on first use, not at import: a program (the ``xpnn`` command included) can
+# import xpnn, parse its own options, override the environment (``--backend numpy``,
+# ``set_backend``) and report an unusable backend in its own way. Failing inside ``import xpnn``
+# would leave a command line tool only a traceback or a process-wide excepthook to say it with.
+# A name that cannot load leaves this None, so every use raises the same BackendError again.
+_active: Backend | None = None
 
 
-try:
-    _active: Backend = _load(os.environ.get("NN_BACKEND", "numpy") or "numpy")
-except BackendError:
-    # Fail at once, as asked; if nothing catches it (`NN_BACKEND=cupy xpnn demo` on a machine
-    # without a GPU), the user sees the one line that says what to do, not a traceback.
-    sys.excepthook = _one_line_hook(sys.excepthook)
-    raise
+def _current() -> Backend:
+    global _active
+    if _active is None:
+        _active = _load(os.environ.get("NN_BACKEND") or "numpy")
+    return _active
 
 
 def get_backend() -> Backend:
-    """Return the active backend (``.name`` and array module ``.xp``)."""
-    return _active
+    """Return the active backend (``.name`` and array module ``.xp``).
+
+    Raises:
+        BackendError: the first call, when ``NN_BACKEND`` names a backend that cannot run here.
+    """
+    return _current()
 
 
 def get_xp() -> Any:
     """Return the active array module (``numpy``, ``cupy`` or the strict stand-in)."""
-    return _active.xp
+    return _current().xp
 
 
 def set_backend(name: str) -> Backend:
@@ -433,9 +150,10 @@ def array_module(*arrays: Any) -> Any:
         kind = type(a)
         if kind is np.ndarray:  # the common case first: this sits in the hot loop
             continue
-        if kind is StrictArray:
-            return strict
-        if kind.__module__.startswith("cupy"):
+        module = kind.__module__
+        if module == _STRICT_MODULE:  # a strict array exists, so its module is loaded
+            return sys.modules[_STRICT_MODULE].xp
+        if module.startswith("cupy"):
             import cupy
 
             return cupy
@@ -444,30 +162,18 @@ def array_module(*arrays: Any) -> Any:
 
 def to_device(x: Any, dtype: Any = None) -> Any:
     """Copy host data (lists, NumPy arrays) to the active backend; device arrays pass through."""
-    xp = _active.xp
-    if isinstance(x, StrictArray) or type(x).__module__.startswith("cupy"):
-        if array_module(x) is not xp:
+    active = _current()
+    source = array_module(x)
+    if source is not np:  # already a device array: it must be the active backend's
+        if source is not active.xp:
             raise BackendError(
-                f"Array belongs to another backend than the active one ({_active.name})."
+                f"Array belongs to another backend than the active one ({active.name})."
             )
         return x if dtype is None or x.dtype == dtype else x.astype(dtype)
-    return xp.asarray(np.asarray(x), dtype=dtype)
+    return active.xp.asarray(np.asarray(x), dtype=dtype)
 
 
 def to_numpy(x: Any) -> np.ndarray:
     """Copy an array of any backend to a NumPy array on the host (the explicit transfer)."""
-    if isinstance(x, StrictArray):
-        return strict.asnumpy(x)
-    if type(x).__module__.startswith("cupy"):
-        import cupy
-
-        return cupy.asnumpy(x)
-    return np.asarray(x)
-
-
-def transfer_counts(reset: bool = False) -> dict[str, int]:
-    """Host-to-device and device-to-host copies made on the strict backend so far."""
-    counts = {"h2d": _counts.h2d, "d2h": _counts.d2h}
-    if reset:
-        _counts.h2d = _counts.d2h = 0
-    return counts
+    xp = array_module(x)
+    return np.asarray(x) if xp is np else xp.asnumpy(x)

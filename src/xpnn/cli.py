@@ -5,25 +5,39 @@
     xpnn predict MODEL --csv PATH      predictions of a saved model, as CSV
     xpnn bench                         the per-neuron loop kernel against batched matmul
 
-Every subcommand takes ``--backend numpy|cupy`` (default: ``NN_BACKEND``, else numpy). Errors in
-what the user asked for (a bad CSV, no GPU) are one line on stderr and exit status 2.
+Every subcommand takes ``--backend numpy|cupy`` (default: ``NN_BACKEND``, else numpy).
+
+Errors: a mistake of the user's is one line on stderr, ``xpnn: error: ...``, and exit status 2;
+anything else is a bug, and Python's traceback is left in full for the report. What counts as
+the user's is decided where the command touches the user's world, never by exception type
+alone (a ValueError from deep inside the library is a bug): ``UsageError`` (raised here),
+``DataError`` (a CSV or sidecar that cannot be used) and ``BackendError`` (no CuPy, no GPU, an
+unknown ``NN_BACKEND``) anywhere; and, through :func:`_edge` around the one call that raised
+them, the OSError of a file the user named, the ImportError of an optional extra the user asked
+for (scikit-learn, matplotlib), and ``load_model``'s refusal of a model file.
 
 ``xpnn train --save model.xpnn`` writes the model (``model.save``) and beside it the sidecar
-``model.xpnn.scaler.json``: the feature scaler's training statistics, the feature columns, the
-task and the class labels. ``xpnn predict`` reads it when present, so new data is scaled exactly
-as the training data was.
+``model.xpnn.scaler.json`` (format ``xpnn-scaler``, version 2): ``task``; ``features``, the CSV
+columns the model reads, in order; ``categories``, for each one-hot encoded text column its
+categories in input order (version 2; absent in version 1, where every feature is a number);
+``inputs``, one name per model input (version 2, informative); ``targets``; ``classes``, the
+label of each class index (class names, or the numbers of a numeric target); ``scaler`` and
+``target_scaler``, the training statistics. ``xpnn predict`` reads it when present, so new data
+is encoded and scaled exactly as the training data was, and writes the class labels back.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import importlib.util
 import json
 import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,21 +53,64 @@ from .preprocessing import MinMaxScaler, Scaler, StandardScaler
 __all__ = ["main", "sidecar_path"]
 
 SIDECAR_FORMAT = "xpnn-scaler"
+SIDECAR_VERSION = 2  # 2: "categories" and "inputs" (one-hot encoded text columns)
 
 
 class UsageError(Exception):
     """Something the user asked for that cannot be done; printed as one line."""
 
 
-# The errors that are the user's to fix: one line, exit 2. xpnn's own checks at the edge
-# (optimizer arguments, model files) raise ValueError with messages written for the user.
-_USER_ERRORS = (UsageError, BackendError, DataError, ImportError, OSError, ValueError)
+# Raised only for what the user must fix, with messages written for the user, wherever they
+# come from. Plain ValueError, OSError, ImportError are the user's only at an _edge.
+_USER_ERRORS = (UsageError, DataError, BackendError)
+
+
+@contextlib.contextmanager
+def _edge(*errors: type[Exception]) -> Iterator[None]:
+    """Around one call that acts on what the user named (a file, an optional extra): its
+    ``errors`` are the user's to fix, and become a one-line UsageError."""
+    try:
+        yield
+    except errors as exc:
+        message = str(exc)
+        if isinstance(exc, OSError) and exc.strerror and exc.filename:
+            message = f"{exc.filename}: {exc.strerror}"  # not "[Errno 13] ..."
+        raise UsageError(message) from exc
+
+
+def _writable(path: str, option: str) -> None:
+    """Refuse an output path whose folder does not exist, before any training time is spent."""
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{option} {path!r} is a folder; give a file name")
+    if not target.parent.is_dir():
+        raise UsageError(f"{option} {path!r}: the folder {str(target.parent)!r} does not exist")
+
+
+def _plottable(path: str, option: str) -> None:
+    """Refuse a picture that cannot be drawn (no matplotlib, an unknown format) up front."""
+    _writable(path, option)
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("Plotting needs matplotlib: pip install 'xpnn[plots]'.")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix and suffix not in formats:
+        raise UsageError(
+            f"{option} {path!r}: matplotlib cannot write .{suffix} files; use one of "
+            f"{', '.join(sorted(formats))} (png by default)"
+        )
 
 
 # -- demo ---------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     """The seed notes' example for real: 25-15-1 sigmoid, BCE, Adam, on handwritten 0s and 1s."""
-    X, y, info = datasets.load("digits01")
+    if not args.no_plots:
+        _plottable(args.plot, "--plot")
+        _plottable(args.digits_plot, "--digits-plot")
+    with _edge(ImportError):  # scikit-learn, the data's source, is an extra
+        X, y, info = datasets.load("digits01")
     train, test = datasets.train_test_split(len(X), 0.25, seed=args.seed, stratify=y)
     scaler = MinMaxScaler().fit(X[train])  # training statistics only, reused on the test set
     x_train, x_test = scaler.transform(X[train]), scaler.transform(X[test])
@@ -91,7 +148,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from .plotting import plot_digits, plot_history
 
-    plot_history(history, args.plot, title="The seed network (25-15-1 sigmoid) on 0s and 1s")
+    with _edge(OSError, ImportError):
+        plot_history(history, args.plot, title="The seed network (25-15-1 sigmoid) on 0s and 1s")
     print(f"learning curves: {args.plot}")
     predicted = (model.predict(x_test).ravel() > 0.5).astype(int)
     # Mistakes first, so the grid shows them if there are any; then test order.
@@ -100,7 +158,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     title = f"{len(shown)} of {len(test)} test digits, titled with the predicted class "
     title += f"({wrong} wrong, in red)" if wrong else "(none wrong)"
     images = info.images[test[shown]]
-    plot_digits(images, predicted[shown], y[test][shown], args.digits_plot, title=title)
+    with _edge(OSError, ImportError):
+        plot_digits(images, predicted[shown], y[test][shown], args.digits_plot, title=title)
     print(f"test digits with their predictions: {args.digits_plot}")
     return 0
 
@@ -124,7 +183,8 @@ def _load_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Datase
     if args.csv is None:
         if args.task is not None:
             raise UsageError("--task applies to --csv files; a built-in data set knows its task")
-        return datasets.load(args.dataset)
+        with _edge(ImportError):  # scikit-learn, the data's source, is an extra
+            return datasets.load(args.dataset)
     if not args.target:
         raise UsageError("--csv needs --target COLUMN (the column to predict)")
     return datasets.read_csv(args.csv, args.target, task=args.task)
@@ -214,6 +274,10 @@ def _table(rows: dict[str, dict[str, float]]) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train on a built-in data set or a CSV; print train/validation/test figures."""
+    if args.save:
+        _writable(args.save, "--save")
+    if args.plot:
+        _plottable(args.plot, "--plot")
     X, y, info = _load_data(args)
     classifies = info.task in ("binary", "multiclass")
     train, test = datasets.train_test_split(
@@ -230,12 +294,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     model = _build(args, info, X.shape[1])
 
     fit_rows = int(math.floor(len(train) * (1 - args.validation_split)))
+    if args.validation_split > 0 and not 0 < fit_rows < len(train):
+        raise UsageError(
+            f"--validation-split {args.validation_split} leaves {fit_rows} of {len(train)} "
+            "training rows to fit; use a split that keeps both parts non-empty"
+        )
     classes = f" ({info.outputs} classes)" if info.task == "multiclass" else ""
     print(
         f"{info.name}: {len(X)} samples, {X.shape[1]} features, {info.task}{classes}; "
         f"{fit_rows} to train, {len(train) - fit_rows} to validate, {len(test)} to test; "
         f"backend {xpnn.get_backend().name}"
     )
+    for column, categories in info.categories.items():
+        print(f"one-hot: {column!r} as {len(categories)} inputs ({', '.join(categories)})")
     start = time.perf_counter()
     history = model.fit(
         x_train,
@@ -260,21 +331,25 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.plot:
         note = " (standardised target)" if target_scaler is not None else ""
-        history.plot(args.plot, title=f"{info.name}: {info.task}{note}")
+        with _edge(OSError, ImportError):
+            history.plot(args.plot, title=f"{info.name}: {info.task}{note}")
         print(f"learning curves: {args.plot}")
     if args.save:
-        model.save(args.save)
         sidecar = {
             "format": SIDECAR_FORMAT,
-            "version": 1,
+            "version": SIDECAR_VERSION,
             "task": info.task,
             "features": info.feature_names,
+            "categories": info.categories,
+            "inputs": info.input_names,
             "targets": info.target_names,
             "classes": info.classes,
             "scaler": scaler.to_dict(),
             "target_scaler": None if target_scaler is None else target_scaler.to_dict(),
         }
-        sidecar_path(args.save).write_text(json.dumps(sidecar, indent=1) + "\n")
+        with _edge(OSError):
+            model.save(args.save)
+            sidecar_path(args.save).write_text(json.dumps(sidecar, indent=1) + "\n")
         print(f"model saved: {args.save} (scaling, columns, classes: {sidecar_path(args.save)})")
     return 0
 
@@ -286,15 +361,50 @@ def sidecar_path(model_path: str | Path) -> Path:
 
 
 def _read_sidecar(model_path: str) -> dict[str, Any]:
+    """The sidecar of ``model_path`` (``{}`` when there is none), its fields checked; the
+    scalers come back rebuilt (``Scaler`` or None)."""
     path = sidecar_path(model_path)
     if not path.is_file():
         return {}
     try:
-        meta = json.loads(path.read_text())
+        meta = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{str(path)!r} is not valid JSON: {exc}") from None
+    except OSError as exc:
+        raise DataError(f"Cannot read {str(path)!r}: {exc.strerror or exc}.") from None
     if not isinstance(meta, dict) or meta.get("format") != SIDECAR_FORMAT:
         raise DataError(f"{str(path)!r} is not an xpnn scaler file.")
+    version = meta.get("version", 1)
+    if version not in range(1, SIDECAR_VERSION + 1):
+        raise DataError(
+            f"{str(path)!r} has version {version!r}; this xpnn reads versions 1 to "
+            f"{SIDECAR_VERSION} (a newer xpnn wrote it?)."
+        )
+
+    def strings(value: Any) -> bool:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+    features, categories = meta.get("features"), meta.get("categories") or {}
+    if features is not None and not strings(features):
+        raise DataError(f"{str(path)!r}: 'features' must be a list of column names.")
+    if not isinstance(categories, dict) or not all(
+        name in (features or []) and strings(c) and c for name, c in categories.items()
+    ):
+        raise DataError(
+            f"{str(path)!r}: 'categories' must map feature columns to lists of categories."
+        )
+    meta["categories"] = categories
+    try:
+        for key in ("scaler", "target_scaler"):
+            meta[key] = Scaler.from_dict(meta[key]) if meta.get(key) else None
+    except ValueError as exc:
+        raise DataError(f"{str(path)!r}: {exc}") from None
+    inputs = datasets.input_names(features or [], categories)
+    if features is not None and meta["scaler"] and meta["scaler"].n_features != len(inputs):
+        raise DataError(
+            f"{str(path)!r} does not hold together: its scaler has "
+            f"{meta['scaler'].n_features} features, its columns give {len(inputs)} inputs."
+        )
     return meta
 
 
@@ -315,8 +425,11 @@ def _number(v: Any) -> Any:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Predict with a saved model (and its scaler sidecar) for the rows of a CSV."""
-    model = xpnn.load_model(args.model, compile=False)
+    with _edge(OSError, ValueError):  # load_model refuses a missing or foreign file so
+        model = xpnn.load_model(args.model, compile=False)
     meta = _read_sidecar(args.model)
+    if args.output:
+        _writable(args.output, "--output")
     header, _ = datasets.read_table(args.csv, columns=[])
     features = meta.get("features")
     if features is None:  # no sidecar: every column but --target is a feature
@@ -327,7 +440,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"{args.csv!r} lacks the model's feature columns {', '.join(map(repr, missing))}; "
             f"its columns are: {', '.join(header)}"
         )
-    _, x = datasets.read_table(args.csv, columns=features)
+    x = datasets.read_features(args.csv, features, meta.get("categories"))
+    if len(x) == 0:
+        raise UsageError(f"{args.csv!r} has a header but no rows to predict")
     if x.shape[1] != model.input_dim:
         raise UsageError(
             f"the model takes {model.input_dim} features, {args.csv!r} gives {x.shape[1]} "
@@ -335,7 +450,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         )
     x = x.astype(np.float32)
     if meta.get("scaler"):
-        x = Scaler.from_dict(meta["scaler"]).transform(x)
+        x = meta["scaler"].transform(x)
     out = model.predict(x, batch_size=256)  # (rows, outputs), NumPy
     task = meta.get("task") or _task_of(model)
     if model.layers[-1].activation.name == "linear" and task != "regression":
@@ -343,6 +458,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         out = squash(out.astype(np.float64))  # trained from logits: report probabilities
     targets = meta.get("targets") or ["label" if task != "regression" else "prediction"]
     classes = meta.get("classes") or list(range(max(2, out.shape[1])))
+    expected = {"binary": 2, "multiclass": out.shape[1]}.get(task, len(classes))
+    if len(classes) != expected:
+        raise DataError(
+            f"{str(sidecar_path(args.model))!r} lists {len(classes)} classes for a {task} "
+            f"model with {out.shape[1]} outputs: it belongs to another model."
+        )
 
     if task == "binary":
         names = [targets[0], "probability"]
@@ -357,11 +478,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         rows = [[*(int(v > 0.5) for v in p), *map(float, p)] for p in out]
     else:
         if meta.get("target_scaler"):
-            out = Scaler.from_dict(meta["target_scaler"]).inverse_transform(out)
+            out = meta["target_scaler"].inverse_transform(out)
         names = targets[:1]
         rows = [[float(v)] for v in out[:, 0]]
 
-    stream = open(args.output, "w", newline="") if args.output else sys.stdout
+    with _edge(OSError):
+        stream = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(names)
@@ -393,7 +515,7 @@ def _network_pass(
     delta = a * 0 + 1.0  # dL/da at the output; the timing does not depend on its values
     for i in reversed(range(len(params))):
         a_in, z, out = cache[i]
-        _, _, delta = backward(delta, a_in, params[i][0], z, out, sigmoid, need_dx=i > 0)
+        _, _, delta = backward(delta, a_in, params[i][0], z, out, sigmoid)
 
 
 def _best_time(fn: Callable[[], None], sync: Callable[[], None], repeat: int) -> float:
@@ -548,13 +670,19 @@ def _parser() -> argparse.ArgumentParser:
     backend_option(train)
     data = train.add_mutually_exclusive_group(required=True)
     data.add_argument("--dataset", choices=datasets.BUILTINS, help="a built-in data set")
-    data.add_argument("--csv", metavar="PATH", help="a CSV file: a header row, then numbers only")
+    data.add_argument(
+        "--csv",
+        metavar="PATH",
+        help="a CSV file with a header row; a text target names the classes, a text feature "
+        "is one-hot encoded",
+    )
     train.add_argument("--target", metavar="COLUMN", help="the CSV column to predict")
     train.add_argument(
         "--task",
         choices=["binary", "multiclass", "regression"],
-        help="for --csv (default: inferred from the target: 0/1 binary, "
-        f"up to {datasets.MAX_CLASSES} integers multiclass, else regression)",
+        help="for --csv (default: inferred from the target: 0/1 or two class names binary, "
+        f"up to {datasets.MAX_CLASSES} integers or more class names multiclass, "
+        "other numbers regression)",
     )
     train.add_argument(
         "--layers", metavar="UNITS", default="25,15", help="hidden units (default: %(default)s)"
@@ -618,12 +746,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``xpnn`` command with ``argv`` (default: ``sys.argv[1:]``); returns the exit
-    status, or exits with status 2 after a one-line error."""
+    status, or exits with status 2 after a one-line error (see the module's docstring)."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        # --backend, else NN_BACKEND: chosen before any work, so an unusable one is said at once.
         if args.backend:
             xpnn.set_backend(args.backend)
+        else:
+            xpnn.get_backend()
         return args.run(args)
     except BrokenPipeError:
         # `xpnn predict ... | head`: the reader left; stop quietly, as other commands do.

@@ -1,9 +1,10 @@
 """``gradcheck``: backpropagation against central finite differences, for users and tests.
 
-It copies the model's weights to the host in float64, backpropagates one batch with the
-model's own kernels, and compares every parameter's gradient with
-``(L(w + h) - L(w - h)) / 2h``. It also runs the per-neuron loop kernels beside the matrix
-ones and reports how far apart they are: the check the test suite relies on.
+It rebuilds the model in float64 on NumPy from its config and weights, backpropagates one batch
+through the layers' own ``forward``/``backward`` (the layer protocol, so any layer is checked),
+and compares every parameter's gradient with ``(L(w + h) - L(w - h)) / 2h``. It also runs the
+per-neuron loop kernels beside the matrix ones and reports how far apart they are: the check
+the test suite relies on.
 """
 
 from __future__ import annotations
@@ -12,47 +13,52 @@ from typing import Any
 
 import numpy as np
 
-from .activations import linear
-from .kernels import KERNELS
+from . import inputs
+from .backend import use_backend
 
 __all__ = ["gradcheck"]
 
 
-def _loss_and_grads(model: Any, weights: list[np.ndarray], x: np.ndarray, y: Any, form: str):
-    forward, backward = KERNELS[form]
-    params = iter(weights)
-    layer_params, cache, a = [], [], x
-    for layer in model.layers:
-        W = next(params)
-        b = next(params) if layer.use_bias else None
-        z, a_next = forward(a, W, b, layer.activation)
-        layer_params.append((W, b))
-        cache.append((a, z, a_next))
-        a = a_next
-    loss = float(model.loss.value(y, a))
-    last = model.layers[-1]
-    delta = model.loss.output_delta(y, a, last.activation)
-    activation = linear
-    if delta is None:
-        delta, activation = model.loss.gradient(y, a), last.activation
-    grads: list[list[np.ndarray]] = [[] for _ in model.layers]
-    for i in range(len(model.layers) - 1, -1, -1):
-        W, b = layer_params[i]
-        x_in, z, a_out = cache[i]
-        dW, db, dx = backward(delta, x_in, W, z, a_out, activation, need_dx=i > 0)
-        grads[i] = [dW] + ([db] if b is not None else [])
-        if i:
-            delta, activation = dx, model.layers[i - 1].activation
-    return loss, [g for layer_grads in grads for g in layer_grads]
+def _twin(model: Any, form: str | None, custom_objects: dict[str, Any] | None) -> Any:
+    """The model rebuilt in float64 on NumPy, with its weights; ``form`` forces every layer
+    that has kernel twins onto one of them."""
+    config = model.get_config()
+    config["dtype"] = "float64"
+    if form is not None:
+        config["kernel"] = form
+        for layer in config["layers"]:
+            if "kernel_form" in layer:
+                layer["kernel_form"] = form
+    objects = {type(layer).__name__: type(layer) for layer in model.layers}
+    twin = type(model).from_config(config, {**objects, **(custom_objects or {})})
+    twin._build(model.input_dim, draw=False)
+    twin.set_weights([w.astype(np.float64) for w in model.get_weights()])
+    return twin
 
 
-def _loss(model: Any, weights: list[np.ndarray], x: np.ndarray, y: Any) -> float:
-    params, a = iter(weights), x
-    for layer in model.layers:
-        W = next(params)
-        b = next(params) if layer.use_bias else None
-        a = KERNELS["matrix"][0](a, W, b, layer.activation)[1]
-    return float(model.loss.value(y, a))
+def _loss_and_grads(twin: Any, loss: Any, x: np.ndarray, y: Any) -> tuple[float, np.ndarray]:
+    """The batch loss and the flat parameter gradient, by the layers' own backward."""
+    layers = twin.layers
+    spaces = [lyr.workspace(x.shape[0], np, np.float64, i > 0) for i, lyr in enumerate(layers)]
+    a = x
+    for layer, ws in zip(layers, spaces):
+        a = layer.forward(a, True, ws)
+    activation = layers[-1].activation
+    value, delta = loss.value_and_delta(y, a, activation, out=np.empty_like(a))
+    if delta is not None:
+        delta = layers[-1].backward_z(delta, spaces[-1], len(layers) > 1)
+    else:
+        delta = layers[-1].backward(loss.gradient(y, a), spaces[-1], len(layers) > 1)
+    for i in range(len(layers) - 2, -1, -1):
+        delta = layers[i].backward(delta, spaces[i], i > 0)
+    return float(value), twin._grads.copy()
+
+
+def _loss(twin: Any, loss: Any, x: np.ndarray, y: Any) -> float:
+    a = x
+    for layer in twin.layers:
+        a = layer.forward(a, True)
+    return float(loss.value(y, a))
 
 
 def gradcheck(
@@ -62,6 +68,7 @@ def gradcheck(
     epsilon: float = 1e-6,
     max_checks_per_array: int = 200,
     seed: int = 0,
+    custom_objects: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Compare backpropagated gradients with central differences, layer by layer.
 
@@ -70,45 +77,49 @@ def gradcheck(
         x, y: a (small) batch of inputs and targets.
         epsilon: the finite-difference step (in float64).
         max_checks_per_array: entries checked per weight array (sampled when larger).
+        custom_objects: layer classes by name, for layers the model's own do not cover.
 
     Returns:
-        ``{layer_name: {"kernel": err, "bias": err, "loop_vs_matrix": diff}}`` where ``err`` is
-        the largest relative error ``|g - g_fd| / max(1e-8, |g| + |g_fd|)`` and
-        ``loop_vs_matrix`` the largest absolute difference between the two kernel forms.
+        ``{layer_name: {"param0": err, ..., "loop_vs_matrix": diff}}`` -- for Dense the
+        parameters are named ``"kernel"`` and ``"bias"`` -- where ``err`` is the largest
+        relative error ``|g - g_fd| / max(1e-8, |g| + |g_fd|)`` and ``loop_vs_matrix`` the
+        largest absolute difference between the two kernel forms' gradients.
     """
     model._require_compiled("gradcheck")
-    x64 = model._check_x(x, "gradcheck").astype(np.float64)
+    x64 = inputs.check_x(x, "gradcheck()", model.input_dim, np.dtype(np.float64))
     model._ensure_built(x64)
-    y64 = model.loss.prepare_targets(y, (x64.shape[0], model.output_units), dtype=np.float64)
-    weights = [w.astype(np.float64) for w in model.get_weights()]
-    _, grads = _loss_and_grads(model, weights, x64, y64, "matrix")
-    _, loop_grads = _loss_and_grads(model, weights, x64, y64, "loop")
-    rng = np.random.default_rng(seed)
-    report: dict[str, dict[str, float]] = {}
-    k = 0
-    for layer in model.layers:
-        entry: dict[str, float] = {}
-        names = ["kernel"] + (["bias"] if layer.use_bias else [])
-        diffs = []
-        for name in names:
-            w, g = weights[k], grads[k]
-            flat_idx = np.arange(w.size)
-            if w.size > max_checks_per_array:
-                flat_idx = rng.choice(w.size, max_checks_per_array, replace=False)
-            worst = 0.0
-            for j in flat_idx:
-                idx = np.unravel_index(j, w.shape)
-                old = w[idx]
-                w[idx] = old + epsilon
-                up = _loss(model, weights, x64, y64)
-                w[idx] = old - epsilon
-                down = _loss(model, weights, x64, y64)
-                w[idx] = old
-                fd = (up - down) / (2 * epsilon)
-                worst = max(worst, abs(g[idx] - fd) / max(1e-8, abs(g[idx]) + abs(fd)))
-            entry[name] = float(worst)
-            diffs.append(float(np.max(np.abs(g - loop_grads[k]))))
-            k += 1
-        entry["loop_vs_matrix"] = max(diffs)
-        report[layer.name] = entry
+    with use_backend("numpy"):
+        twins = {form: _twin(model, form, custom_objects) for form in ("matrix", "loop")}
+        y64 = model.loss.prepare_targets(y, (x64.shape[0], model.output_units), np.float64)
+        _, grads = _loss_and_grads(twins["matrix"], model.loss, x64, y64)
+        _, loop_grads = _loss_and_grads(twins["loop"], model.loss, x64, y64)
+        twin, params = twins["matrix"], twins["matrix"]._params
+        rng = np.random.default_rng(seed)
+        report: dict[str, dict[str, float]] = {}
+        offset = 0
+        for layer in twin.layers:
+            entry: dict[str, float] = {}
+            names = ["kernel", "bias"] if type(layer).__name__ == "Dense" else []
+            diff = 0.0
+            for k, view in enumerate(layer.params):
+                size = view.size
+                idx = np.arange(offset, offset + size)
+                if size > max_checks_per_array:
+                    idx = rng.choice(idx, max_checks_per_array, replace=False)
+                worst = 0.0
+                for j in idx:
+                    old = params[j]
+                    params[j] = old + epsilon
+                    up = _loss(twin, model.loss, x64, y64)
+                    params[j] = old - epsilon
+                    down = _loss(twin, model.loss, x64, y64)
+                    params[j] = old
+                    fd = (up - down) / (2 * epsilon)
+                    worst = max(worst, abs(grads[j] - fd) / max(1e-8, abs(grads[j]) + abs(fd)))
+                entry[names[k] if k < len(names) else f"param{k}"] = float(worst)
+                part = slice(offset, offset + size)
+                diff = max(diff, float(np.max(np.abs(grads[part] - loop_grads[part]))))
+                offset += size
+            entry["loop_vs_matrix"] = diff
+            report[layer.name] = entry
     return report

@@ -15,7 +15,8 @@ the output layer in one step, for the pairs where the chain rule collapses:
 These are exact where the probabilities are inside the clip range; where Keras's clip is active
 (|z| beyond about 16) the shortcut keeps the true gradient while the clipped one is zero.
 For any other pair ``output_delta`` returns None and the model chains ``gradient`` through the
-activation.
+activation. The pair is recognised by the activation object itself, not its name: a custom
+activation that happens to be called "sigmoid" gets the chain rule, not sigmoid's shortcut.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import fused
-from .activations import Activation, sigmoid, softmax
+from .activations import Activation, linear, sigmoid, softmax
 from .backend import array_module
 
 __all__ = [
@@ -174,9 +175,9 @@ class BinaryCrossentropy(Loss):
         self, y_true: Any, a: Any, activation: Activation, out: Any = None
     ) -> tuple[Any, Any | None]:
         if out is not None and (kernels := fused.pick(y_true, a, out)):
-            if self.from_logits and activation.name == "linear":
+            if self.from_logits and activation is linear:
                 return kernels.bce_logits(a, y_true, out), out
-            if not self.from_logits and activation.name == "sigmoid":
+            if not self.from_logits and activation is sigmoid:
                 return kernels.bce_sigmoid(a, y_true, out, EPSILON), out
         return super().value_and_delta(y_true, a, activation, out)
 
@@ -184,9 +185,9 @@ class BinaryCrossentropy(Loss):
         self, y_true: Any, a: Any, activation: Activation, out: Any = None
     ) -> Any | None:
         xp = array_module(a)
-        if self.from_logits and activation.name == "linear":
+        if self.from_logits and activation is linear:
             delta = sigmoid.forward(a, out=out)  # a is z
-        elif not self.from_logits and activation.name == "sigmoid":
+        elif not self.from_logits and activation is sigmoid:
             delta = a.copy() if out is None else _copy(a, out)
         else:
             return None
@@ -258,9 +259,9 @@ class _CategoricalBase(Loss):
     def output_delta(
         self, y_true: Any, a: Any, activation: Activation, out: Any = None
     ) -> Any | None:
-        if self.from_logits and activation.name == "linear":
+        if self.from_logits and activation is linear:
             delta = softmax.forward(a, out=out)
-        elif not self.from_logits and activation.name == "softmax":
+        elif not self.from_logits and activation is softmax:
             delta = a.copy() if out is None else _copy(a, out)
         else:
             return None
@@ -339,9 +340,9 @@ class SparseCategoricalCrossentropy(_CategoricalBase):
         self, y_true: Any, a: Any, activation: Activation, out: Any = None
     ) -> tuple[Any, Any | None]:
         if out is not None and (kernels := fused.pick(y_true, a, out)):
-            if self.from_logits and activation.name == "linear":
+            if self.from_logits and activation is linear:
                 return kernels.softmax_ce_sparse(a, y_true, out, True, EPSILON), out
-            if not self.from_logits and activation.name == "softmax":
+            if not self.from_logits and activation is softmax:
                 return kernels.softmax_ce_sparse(a, y_true, out, False, EPSILON), out
         return super().value_and_delta(y_true, a, activation, out)
 

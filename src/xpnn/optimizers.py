@@ -8,6 +8,7 @@ The update rules are Keras's (``keras/src/optimizers/{sgd,adam}.py``), written o
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import numpy as np
@@ -47,83 +48,80 @@ class Optimizer:
     """Base class: ``build(params)`` allocates state like ``params``; ``step(params, grads)``
     updates ``params`` in place. ``iterations`` counts the steps taken.
 
-    **Capturable mode** (``make_capturable``), for a training step recorded once as a CUDA
-    graph and replayed: a replay repeats the recorded kernels with the recorded arguments, so
-    nothing that changes from step to step may be a host scalar. In this mode the step count
-    and the learning rate live in device arrays (as PyTorch's ``capturable=True``): the step
-    increments the device count and derives Adam's step size from it on the device. The host
-    ``iterations`` stays the count of record (saving reads it); whoever replays a recorded
-    step calls ``count_replayed_step()`` for each replay, and ``sync_learning_rate()`` before
-    it, outside the recording, so a changed ``learning_rate`` reaches the device.
+    The step count and the learning rate live in backend arrays beside the state (as optax's
+    state and PyTorch's ``capturable=True``), so a step takes nothing from the host that
+    changes between steps: the same step can be recorded once as a CUDA graph and replayed
+    (graphs.py), and a learning rate set between epochs reaches it. ``iterations`` and
+    ``learning_rate`` read and write those arrays (reading is a copy home: not in the step).
     """
 
     name = "optimizer"
     _slots: tuple[str, ...] = ()
 
     def __init__(self, learning_rate: float) -> None:
-        self.learning_rate = _check_rate(learning_rate, "learning_rate")
-        self.iterations = 0
+        self._learning_rate = _check_rate(learning_rate, "learning_rate")
+        self._iterations = 0  # until build gives the count a device array
         self.state: dict[str, Any] = {}
         self._shape: tuple[int, ...] | None = None
         self._tmp: Any = None
-        self._dev: dict[str, Any] | None = None  # capturable mode's device scalars
-        self._dev_rate: float | None = None  # the learning rate they hold
+        self._t: Any = None  # the step count (float64, one element)
+        self._lr: Any = None  # the learning rate in the parameters' dtype (one element)
+        self._lr64: Any = None  # and in float64, for Adam's bias correction
+        self._owner: Any = None  # the model this optimizer was compiled into
+
+    # -- the step count and learning rate, kept on the backend ------------------------------
+    @property
+    def learning_rate(self) -> float:
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: Any) -> None:
+        self._learning_rate = _check_rate(value, "learning_rate")  # a float, whatever came
+        if self._lr is not None:
+            # a fill on the backend, not a copy from the host (outside any recorded step)
+            self._lr64.fill(self._learning_rate)
+            self._lr[...] = self._lr64
+
+    @property
+    def iterations(self) -> int:
+        return self._iterations if self._t is None else int(to_numpy(self._t)[0])
+
+    @iterations.setter
+    def iterations(self, value: int) -> None:
+        self._iterations = int(value)
+        if self._t is not None:
+            self._t.fill(float(self._iterations))
 
     def build(self, params: Any) -> None:
-        """Allocate the state (zeros shaped like the flat ``params``) on its backend."""
+        """Allocate the state (zeros shaped like the flat ``params``) on its backend, and the
+        step count and learning rate beside it."""
         xp = array_module(params)
+        count = self.iterations
         self.state = {slot: xp.zeros_like(params) for slot in self._slots}
         self._shape = tuple(params.shape)
         self._tmp = None
-        if self._dev is not None:
-            self.make_capturable(params)
+        self._t = xp.full(1, float(count), dtype=np.float64)
+        self._lr64 = xp.full(1, self._learning_rate, dtype=np.float64)
+        self._lr = self._lr64.astype(params.dtype)
+
+    def bind(self, model: Any) -> None:
+        """Mark this optimizer as ``model``'s: one instance in two models would share (and mix)
+        their moments, so a second model is refused."""
+        owner = self._owner() if self._owner is not None else None
+        if owner is not None and owner is not model:
+            raise ValueError(
+                f"This {type(self).__name__} is already compiled into model {owner.name!r}; "
+                "give each model its own optimizer instance (e.g. optimizer='adam' or "
+                f"{type(self).__name__}(learning_rate={self.learning_rate!r}))."
+            )
+        self._owner = weakref.ref(model)
 
     def step(self, params: Any, grads: Any) -> None:
         """Apply one update to ``params`` in place from ``grads`` (same shape)."""
         if self._shape != tuple(params.shape):
             self.build(params)
-        self.iterations += 1
-        if self._dev is not None:
-            self._dev["t"] += 1.0  # the device's count, for replays that skip this line
+        self._t += 1.0
         self._update(params, grads)
-
-    # -- capturable mode --------------------------------------------------------------------
-    @property
-    def capturable(self) -> bool:
-        return self._dev is not None
-
-    def make_capturable(self, params: Any) -> None:
-        """Keep the step count and learning rate in device arrays beside ``params``."""
-        xp = array_module(params)
-        self._dev = {
-            "t": to_device(np.full(1, self.iterations, dtype=np.float64)),
-            "lr": xp.empty(1, dtype=params.dtype),  # the rate as the update multiplies by it
-            "lr64": xp.empty(1, dtype=np.float64),  # and in full precision, for Adam's alpha
-            "alpha": xp.empty(1, dtype=params.dtype),
-        }
-        self._dev_rate = None
-        self.sync_learning_rate()
-
-    def release_capturable(self) -> None:
-        """Back to host scalars (the device count is dropped; ``iterations`` is the count)."""
-        self._dev = None
-
-    def sync_learning_rate(self) -> None:
-        """Copy ``learning_rate`` to the device if it changed (call outside a recording)."""
-        dev = self._dev
-        if dev is not None and self._dev_rate != self.learning_rate:
-            self.learning_rate = _check_rate(self.learning_rate, "learning_rate")
-            dev["lr"][...] = to_device(np.full(1, self.learning_rate, dtype=dev["lr"].dtype))
-            dev["lr64"][...] = to_device(np.full(1, self.learning_rate, dtype=np.float64))
-            self._dev_rate = self.learning_rate
-
-    def count_replayed_step(self) -> None:
-        """Count a step that a replay took without running ``step`` on the host."""
-        self.iterations += 1
-
-    def _rate(self) -> Any:
-        """The learning rate to multiply by: a host float, or the device array when capturable."""
-        return self.learning_rate if self._dev is None else self._dev["lr"]
 
     def _scratch(self, like: Any) -> Any:
         """A work buffer for the multi-pass array code (the fused kernels need none)."""
@@ -133,6 +131,11 @@ class Optimizer:
 
     def _update(self, params: Any, grads: Any) -> None:
         raise NotImplementedError
+
+    def signature(self) -> str:
+        """Everything a recorded step bakes in: the class and every hyperparameter but the
+        learning rate, which the step reads from the device."""
+        return repr(sorted((k, v) for k, v in self.get_config().items() if k != "learning_rate"))
 
     # -- saving ---------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -156,8 +159,6 @@ class Optimizer:
                 )
             self.state[slot][...] = to_device(value, dtype=like.dtype)
         self.iterations = int(state["iterations"])
-        if self._dev is not None:
-            self.make_capturable(like)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
@@ -183,7 +184,7 @@ class SGD(Optimizer):
 
     def _update(self, w: Any, g: Any) -> None:
         xp = array_module(w)
-        lr_g = xp.multiply(g, self._rate(), out=self._scratch(w))
+        lr_g = xp.multiply(g, self._lr, out=self._scratch(w))
         if not self._slots:
             w -= lr_g
             return
@@ -228,33 +229,19 @@ class Adam(Optimizer):
         t = self.iterations
         return self.learning_rate * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
 
-    def _device_step_size(self) -> Any:
-        """``step_size()`` computed on the device from the device count (capturable mode):
-        the same float64 formula, rounded into the parameters' dtype."""
-        dev = self._dev
-        kernels = fused.pick(dev["t"])
-        if kernels is not None and kernels.DEVICE_SCALARS:  # one launch instead of six
-            return kernels.adam_step_size(dev["lr64"], dev["t"], self.beta_1, self.beta_2, dev)
-        xp, t = array_module(dev["t"]), dev["t"]
-        num = xp.sqrt(1.0 - xp.power(self.beta_2, t))
-        alpha64 = dev["lr64"] * num / (1.0 - xp.power(self.beta_1, t))
-        dev["alpha"][...] = alpha64
-        return dev["alpha"]
-
     def _update(self, w: Any, g: Any) -> None:
         m, v = self.state["m"], self.state["v"]
-        alpha = self.step_size() if self._dev is None else self._device_step_size()
-        kernels = fused.pick(w, g, m, v)
-        # the same update in one pass (numba, or one CUDA kernel that reads alpha on the device)
-        if kernels is not None and (self._dev is None or kernels.DEVICE_SCALARS):
-            t = w.dtype.type
-            c1, c2, eps = t(1.0 - self.beta_1), t(1.0 - self.beta_2), t(self.epsilon)
-            if self._dev is None:
-                kernels.adam_update(w, g, m, v, c1, c2, t(alpha), eps)
-            else:
-                kernels.adam_update_device_alpha(w, g, m, v, c1, c2, alpha, eps)
+        if kernels := fused.pick(w, g, m, v):  # the same update in one pass
+            kernels.adam_update(
+                w, g, m, v, self._t, self._lr64, self.beta_1, self.beta_2, self.epsilon
+            )
             return
-        xp, tmp = array_module(w), self._scratch(w)
+        xp, tmp, t = array_module(w), self._scratch(w), self._t
+        # alpha in float64 from the device count, then in the parameters' dtype
+        alpha = (
+            self._lr64 * xp.sqrt(1.0 - xp.power(self.beta_2, t)) / (1.0 - xp.power(self.beta_1, t))
+        )
+        alpha = alpha.astype(w.dtype)
         xp.subtract(g, m, out=tmp)
         tmp *= 1.0 - self.beta_1
         m += tmp  # m += (g - m)(1 - beta_1)
@@ -300,7 +287,7 @@ class RMSprop(Optimizer):
         xp.add(v, self.epsilon, out=tmp)
         xp.sqrt(tmp, out=tmp)
         xp.divide(g, tmp, out=tmp)
-        tmp *= self._rate()
+        tmp *= self._lr
         w -= tmp
 
     def get_config(self) -> dict[str, Any]:

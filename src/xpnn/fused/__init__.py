@@ -1,9 +1,11 @@
-"""Fused kernels: the training step's elementwise work in one pass, per array library.
+"""Fused kernels: one-pass twins of the training step's elementwise work, per array library.
 
 ``pick(*arrays)`` returns the module whose kernels take these arrays — ``cpu`` (numba, for
 NumPy arrays, when the ``fast`` extra is installed) or ``cuda`` (CuPy ElementwiseKernels) —
-or None, in which case the plain array code in activations.py, losses.py and optimizers.py
-runs. Both modules expose the same function names and follow that code's operation order.
+or None, in which case the plain array code in activations.py, losses.py, kernels.py and
+optimizers.py runs. That code is the reference: both modules expose the same functions with
+the same signatures, follow its order of operations, and are tested equal to it
+(tests/test_fused.py).
 """
 
 from __future__ import annotations

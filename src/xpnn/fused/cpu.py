@@ -1,13 +1,17 @@
-"""One-pass CPU kernels for the training step's elementwise work, compiled with numba.
+"""One-pass CPU twins of the training step's elementwise work, compiled with numba.
 
 NumPy runs an expression such as Adam's update as a chain of whole-array passes (about a dozen
 for Adam) and a small layer's step as dozens of tiny calls, each with its own overhead. These
 kernels do the same arithmetic in one pass per operation. They are an optional extra
 (``pip install 'xpnn[fast]'``): without numba, or with ``XPNN_NUMBA=0``, the NumPy code in
-activations.py, losses.py and optimizers.py runs instead. The tests hold the two equal; the
-operations are written in the same order so that float32 results agree to the last bit where
-no transcendental function is involved (numba's ``exp``/``log`` may differ from NumPy's SIMD
-versions in the last place).
+activations.py, losses.py, optimizers.py and kernels.py runs instead.
+
+That NumPy code is the reference. Each kernel here performs its operations in the same order
+and in the same dtype, so that results agree to the last bit where no transcendental function
+is involved (numba's ``exp``/``log`` may differ from NumPy's SIMD versions in the last place,
+and a loss's mean is accumulated in float64 here, pairwise in the array's dtype there);
+tests/test_fused.py holds each twin to that. benchmarks/test_fused.py times each against its
+reference.
 
 Each kernel takes C-contiguous NumPy arrays only (``accepts``); device and strict arrays never
 come here.
@@ -30,13 +34,11 @@ except ImportError:  # without the fast extra, or with XPNN_NUMBA=0
     numba = None
     ENABLED = False
 
-__all__ = ["ENABLED", "DEVICE_SCALARS", "accepts"]
-
-DEVICE_SCALARS = False  # the host needs no kernels that read scalars from device memory
+__all__ = ["ENABLED", "accepts"]
 
 
 def accepts(*arrays: Any) -> bool:
-    """True when the fused kernels can take these arrays (NumPy, C-contiguous, float)."""
+    """True when the fused kernels can take these arrays (NumPy, C-contiguous)."""
     if not ENABLED:
         return False
     for a in arrays:  # a plain loop: this runs several times per training step
@@ -48,136 +50,168 @@ def accepts(*arrays: Any) -> bool:
 if ENABLED:
     _jit = numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
-    # -- activations ------------------------------------------------------------------------
+    # -- scalar forms of the reference's ufuncs (NaN in, NaN out, as NumPy) ---------------------
     @_jit
-    def sigmoid_forward(z, out):  # noqa: ANN001, ANN202
+    def _relu(x: Any) -> Any:
+        """``np.maximum(x, 0.0)``: NaN stays NaN, and -0.0 gives +0.0 as NumPy's does."""
+        return type(x)(0.0) if x <= 0 else x
+
+    @_jit
+    def _clip(x: Any, lo: Any, hi: Any) -> Any:
+        """``np.clip(x, lo, hi)``."""
+        return x if np.isnan(x) else min(max(x, lo), hi)
+
+    @_jit
+    def _sigmoid(z: Any) -> Any:
+        """activations._sigmoid: ``where(z >= 0, 1, e) / (1 + e)`` with ``e = exp(-|z|)``."""
+        one = type(z)(1.0)
+        e = np.exp(-abs(z))  # never overflows
+        return (one if z >= 0 else e) / (one + e)
+
+    # -- activations ----------------------------------------------------------------------------
+    @_jit
+    def sigmoid_forward(z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out = sigmoid(z)``."""
         zf, of = z.reshape(-1), out.reshape(-1)
-        one = zf.dtype.type(1.0)
         for i in range(zf.size):
-            e = np.exp(-abs(zf[i]))  # never overflows
-            of[i] = (one if zf[i] >= 0 else e) / (one + e)
+            of[i] = _sigmoid(zf[i])
         return out
 
     # The backward kernels work in place on delta (the training step's layout). Writing to a
     # separate ``out`` that may alias delta would defeat LLVM's vectorisation.
     @_jit
-    def sigmoid_backward_inplace(delta, a):  # noqa: ANN001, ANN202
+    def sigmoid_backward_inplace(delta: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """``delta *= a (1 - a)``, as activations._sigmoid_backward: ``t = delta a; t - t a``."""
         df, af = delta.reshape(-1), a.reshape(-1)
         for i in range(df.size):
             t = df[i] * af[i]
-            df[i] = t - t * af[i]  # delta * a * (1 - a), in activations.py's order
+            df[i] = t - t * af[i]
         return delta
 
     @_jit
-    def relu_backward_inplace(delta, z):  # noqa: ANN001, ANN202
+    def relu_backward_inplace(delta: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """``delta *= (z > 0)``: a product, as the reference, so -0.0 and NaN come out alike."""
         df, zf = delta.reshape(-1), z.reshape(-1)
+        one, zero = df.dtype.type(1.0), df.dtype.type(0.0)
         for i in range(df.size):
-            if zf[i] <= 0:
-                df[i] = 0
+            df[i] = df[i] * (one if zf[i] > 0 else zero)
         return delta
 
     @_jit
-    def bias_relu(z, b, out):  # noqa: ANN001, ANN202
+    def bias_relu(z: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
         """``z += b; out = max(z, 0)`` in one pass."""
-        zero = z.dtype.type(0.0)
         for r in range(z.shape[0]):
             for c in range(z.shape[1]):
                 v = z[r, c] + b[c]
                 z[r, c] = v
-                out[r, c] = v if v > zero else zero
+                out[r, c] = _relu(v)
         return out
 
     @_jit
-    def bias_sigmoid(z, b, out):  # noqa: ANN001, ANN202
-        """``z += b; out = sigmoid(z)`` in one pass (the form of sigmoid_forward)."""
-        one = z.dtype.type(1.0)
+    def bias_sigmoid(z: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``z += b; out = sigmoid(z)`` in one pass."""
         for r in range(z.shape[0]):
             for c in range(z.shape[1]):
                 v = z[r, c] + b[c]
                 z[r, c] = v
-                e = np.exp(-abs(v))
-                out[r, c] = (one if v >= 0 else e) / (one + e)
+                out[r, c] = _sigmoid(v)
         return out
 
     @_jit
-    def column_sums(dz, out):  # noqa: ANN001, ANN202
+    def column_sums(dz: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``dz.sum(axis=0)``: NumPy adds the rows in order from 0, and so does this."""
         out[:] = 0
         for r in range(dz.shape[0]):
             for c in range(dz.shape[1]):
                 out[c] += dz[r, c]
         return out
 
-    # -- output layer: loss value and dL/dz in one pass --------------------------------------
+    # -- output layer: loss value and dL/dz in one pass -----------------------------------------
     @_jit
-    def bce_sigmoid(a, y, delta, eps):  # noqa: ANN001, ANN202
+    def bce_sigmoid(a: np.ndarray, y: np.ndarray, delta: np.ndarray, eps: float) -> float:
         """Mean clipped BCE of probabilities ``a``, and ``delta = (a - y) / size``."""
         af, yf, df = a.reshape(-1), y.reshape(-1), delta.reshape(-1)
         n = af.size
-        lo, hi = af.dtype.type(eps), af.dtype.type(1.0) - af.dtype.type(eps)
-        one, nf = af.dtype.type(1.0), af.dtype.type(n)
+        t = af.dtype.type
+        lo, hi, one, nf = t(eps), t(1.0 - eps), t(1.0), t(n)
         total = 0.0
         for i in range(n):
-            p = min(max(af[i], lo), hi)
+            p = _clip(af[i], lo, hi)
             total += -(yf[i] * np.log(p) + (one - yf[i]) * np.log(one - p))
             df[i] = (af[i] - yf[i]) / nf
         return total / n
 
     @_jit
-    def bce_logits(z, y, delta):  # noqa: ANN001, ANN202
+    def bce_logits(z: np.ndarray, y: np.ndarray, delta: np.ndarray) -> float:
         """Mean BCE of logits ``z`` (softplus form), and ``delta = (sigmoid(z) - y) / size``."""
         zf, yf, df = z.reshape(-1), y.reshape(-1), delta.reshape(-1)
         n = zf.size
-        one, nf = zf.dtype.type(1.0), zf.dtype.type(n)
+        nf = zf.dtype.type(n)
         total = 0.0
         for i in range(n):
             x = zf[i]
-            e = np.exp(-abs(x))
-            total += max(x, 0) - x * yf[i] + np.log1p(e)
-            s = (one if x >= 0 else e) / (one + e)
-            df[i] = (s - yf[i]) / nf
+            total += _relu(x) - x * yf[i] + np.log1p(np.exp(-abs(x)))
+            df[i] = (_sigmoid(x) - yf[i]) / nf
         return total / n
 
     @_jit
-    def softmax_ce_sparse(z, y, delta, from_logits, eps):  # noqa: ANN001, ANN202
+    def softmax_ce_sparse(
+        z: np.ndarray, y: np.ndarray, delta: np.ndarray, from_logits: bool, eps: float
+    ) -> float:
         """Mean sparse categorical CE and ``delta = (softmax(z) - onehot(y)) / batch``.
 
         With ``from_logits`` z are logits (log-sum-exp); otherwise z are softmax outputs
-        (clipped probabilities, as Keras) and delta is ``(z - onehot) / batch``.
+        (clipped probabilities, as Keras) and delta is ``(z - onehot) / batch``. Per element
+        in the reference's order: the probability, minus 1 at the label, divided by the batch.
         """
         batch, classes = z.shape
+        t = z.dtype.type
+        one, nb, lo, hi = t(1.0), t(batch), t(eps), t(1.0 - eps)
         total = 0.0
         for r in range(batch):
             label = y[r]
-            if from_logits:
+            s = t(0.0)
+            if from_logits:  # softmax: subtract the row max, exp, then (below) divide by the sum
                 m = z[r, 0]
                 for c in range(1, classes):
                     m = max(m, z[r, c])
-                s = 0.0
                 for c in range(classes):
                     e = np.exp(z[r, c] - m)
                     delta[r, c] = e
                     s += e
                 total += np.log(s) - (z[r, label] - m)
-                for c in range(classes):
-                    delta[r, c] = delta[r, c] / s / batch
             else:
-                s = 0.0
                 for c in range(classes):
                     s += z[r, c]
-                p = min(max(z[r, label] / s, eps), 1.0 - eps)
-                total -= np.log(p)
-                for c in range(classes):
-                    delta[r, c] = z[r, c] / batch
-            delta[r, label] -= 1.0 / batch
+                total -= np.log(_clip(z[r, label] / s, lo, hi))
+            for c in range(classes):
+                p = delta[r, c] / s if from_logits else z[r, c]
+                if c == label:
+                    p -= one
+                delta[r, c] = p / nb
         return total / batch
 
-    # -- optimizers --------------------------------------------------------------------------
+    # -- optimizers -----------------------------------------------------------------------------
     @_jit
-    def adam_update(w, g, m, v, c1, c2, alpha, eps):  # noqa: ANN001, ANN202
-        """One pass of optimizers.Adam's update, in its operation order."""
+    def adam_update(
+        w: np.ndarray,
+        g: np.ndarray,
+        m: np.ndarray,
+        v: np.ndarray,
+        t: np.ndarray,
+        lr: np.ndarray,
+        beta_1: float,
+        beta_2: float,
+        eps: float,
+    ) -> None:
+        """optimizers.Adam's update in one pass: ``t`` (the step count, this step's) and ``lr``
+        are one-element float64 arrays; ``w``, ``m``, ``v`` are updated in place."""
+        alpha64 = lr[0] * np.sqrt(1.0 - beta_2 ** t[0]) / (1.0 - beta_1 ** t[0])
+        d = w.dtype.type
+        alpha, c1, c2, e = d(alpha64), d(1.0 - beta_1), d(1.0 - beta_2), d(eps)
         for i in range(w.size):
             mi = m[i] + (g[i] - m[i]) * c1
             vi = v[i] + (g[i] * g[i] - v[i]) * c2
             m[i] = mi
             v[i] = vi
-            w[i] -= alpha * (mi / (np.sqrt(vi) + eps))
+            w[i] -= alpha * (mi / (np.sqrt(vi) + e))

@@ -1,24 +1,199 @@
-"""One-kernel CUDA versions of the training step's elementwise work (CuPy ElementwiseKernel).
+"""One-kernel CUDA twins of the training step's elementwise work (CuPy ElementwiseKernels).
 
 Each eager CuPy expression launches one kernel per operation (Adam's update is about a dozen,
-each a full pass over every parameter); these do the same arithmetic, in the same order as the
-NumPy code, in one launch. They are built on first use from the array module the arrays
-belong to (backend.py stays the only file that imports CuPy).
+each a full pass over every parameter); these do the same arithmetic, in the same order and
+dtype as the NumPy code in activations.py, losses.py and optimizers.py (the reference), in one
+launch. tests/test_fused.py holds each to its reference on a GPU.
+
+Every kernel is declared as data in ``KERNELS``: its parameters, its body, which of its inputs
+are host scalars, and the dtypes it is built for. ``build`` turns a declaration into the
+``ElementwiseKernel`` the functions below launch, so tests/test_cuda_compile.py can compile
+every kernel exactly as CuPy would, on a machine without a GPU. The kernels are built on first
+use from the array module the arrays belong to (backend.py stays the only file that imports
+CuPy).
+
+Host scalars are baked into a training step recorded as a CUDA graph (graphs.py), so only
+values fixed for a run may be scalars: the step count and learning rate come as device arrays.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..backend import array_module
 
-__all__ = ["DEVICE_SCALARS", "accepts"]
+__all__ = ["FLOATS", "KERNELS", "LABELS", "OPTIONS", "Kernel", "accepts", "build"]
 
-# Kernels that read their changing scalars (Adam's step size) from device memory, so that a
-# training step recorded as a CUDA graph stays valid when replayed (optimizers.py).
-DEVICE_SCALARS = True
+FLOATS = ("float32", "float64")
+# Class labels: int64 from the host path (losses.prepare_targets); device labels keep their
+# integer dtype, commonly int32, or uint8 as data sets ship them.
+LABELS = ("int64", "int32", "uint8")
 
-_cache: dict[str, Any] = {}
+# No multiply-add contraction: the reference rounds after every operation (one ufunc each), and
+# a contracted ``a * b + c`` rounds once, which would change results in the last bit.
+OPTIONS = ("--fmad=false",)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """An ElementwiseKernel as data. In the parameters ``T`` is the float type and ``I`` the
+    label type; ``i`` in a body is the loop index."""
+
+    name: str
+    in_params: str
+    out_params: str
+    body: str
+    scalars: tuple[str, ...] = ()  # inputs passed as host scalars, not arrays
+    broadcast: tuple[str, ...] = ()  # inputs passed as one row, broadcast over the batch
+    raw_ndim: int = 1  # the rank of the arrays passed as ``raw`` (indexed by hand)
+    dtypes: tuple[str, ...] = FLOATS  # what T is built for
+    labels: tuple[str, ...] = ()  # what I is built for
+
+
+# activations._sigmoid: exp(-|z|) never overflows
+_SIGMOID = "T e = exp(-fabs(z)); a = (z >= 0 ? (T)1 : e) / ((T)1 + e);"
+# xp.maximum(z, 0.0) as CuPy writes it, but for the NaN it returns
+_RELU = "(isnan(z) ? z : max(z, (T)0))"
+
+
+def _clip(x: str) -> str:
+    """``xp.clip(x, lo, hi)`` as CuPy writes it (NaN passes through)."""
+    return f"({x} < lo ? lo : ({x} > hi ? hi : {x}))"
+
+
+# Sparse categorical CE, one thread per row (a row's classes in a loop: outputs are a handful
+# of classes). A label outside [0, classes) (device labels are not checked on the host) gives
+# a NaN loss and a zero delta, not a read out of bounds. PROBABILITY is softmax(z) (logits) or
+# the given probabilities; the delta is then, as the reference: minus 1 at the label, / batch.
+_SOFTMAX_CE = """
+const ptrdiff_t C = classes, r = i * C;
+const long long lab = (long long)y;
+if (lab < 0 || lab >= C) {
+    l = (T)nan("");
+    for (ptrdiff_t c = 0; c < C; ++c) d[r + c] = (T)0;
+} else {
+    T s = (T)0;
+    LOSS
+    for (ptrdiff_t c = 0; c < C; ++c) {
+        T p = PROBABILITY;
+        if (c == lab) p -= (T)1;
+        d[r + c] = p / nb;
+    }
+}
+"""
+_LOSS_LOGITS = """
+    T m = z[r];
+    for (ptrdiff_t c = 1; c < C; ++c) m = max(m, z[r + c]);
+    for (ptrdiff_t c = 0; c < C; ++c) { T e = exp(z[r + c] - m); d[r + c] = e; s += e; }
+    l = log(s) - (z[r + lab] - m);
+"""
+_LOSS_PROBS = """
+    for (ptrdiff_t c = 0; c < C; ++c) s += z[r + c];
+    const T q = z[r + lab] / s;
+    l = -log(CLIP);
+"""
+
+
+def _softmax_ce(loss: str, probability: str) -> str:
+    loss = loss.strip().replace("CLIP", _clip("q"))
+    return _SOFTMAX_CE.replace("LOSS", loss).replace("PROBABILITY", probability)
+
+
+KERNELS: dict[str, Kernel] = {
+    k.name: k
+    for k in (
+        Kernel("sigmoid", "T z", "T a", _SIGMOID),
+        Kernel("bias_sigmoid", "T b", "T z, T a", "z = z + b; " + _SIGMOID, broadcast=("b",)),
+        Kernel("bias_relu", "T b", "T z, T a", f"z = z + b; a = {_RELU};", broadcast=("b",)),
+        Kernel("sigmoid_backward", "T a", "T d", "T t = d * a; d = t - t * a;"),
+        # delta * (z > 0), a product as the reference's, so -0.0 and NaN come out alike
+        Kernel("relu_backward", "T z", "T d", "d = d * (z > (T)0 ? (T)1 : (T)0);"),
+        Kernel(
+            "bce_sigmoid",
+            "T a, T y, T n, T lo, T hi",
+            "T d, T l",
+            f"""
+            T p = {_clip("a")};
+            l = -(y * log(p) + ((T)1 - y) * log((T)1 - p));
+            d = (a - y) / n;
+            """,
+            scalars=("n", "lo", "hi"),
+        ),
+        Kernel(
+            "bce_logits",
+            "T z, T y, T n",
+            "T d, T l",
+            f"""
+            T e = exp(-fabs(z));
+            l = {_RELU} - z * y + log1p(e);
+            d = ((z >= 0 ? (T)1 : e) / ((T)1 + e) - y) / n;
+            """,
+            scalars=("n",),
+        ),
+        Kernel(
+            "softmax_ce_logits",
+            "I y, raw T z, int64 classes, T nb",
+            "raw T d, T l",
+            _softmax_ce(_LOSS_LOGITS, "d[r + c] / s"),
+            scalars=("classes", "nb"),
+            raw_ndim=2,
+            labels=LABELS,
+        ),
+        Kernel(
+            "softmax_ce_probs",
+            "I y, raw T z, int64 classes, T nb, T lo, T hi",
+            "raw T d, T l",
+            _softmax_ce(_LOSS_PROBS, "z[r + c]"),
+            scalars=("classes", "nb", "lo", "hi"),
+            raw_ndim=2,
+            labels=LABELS,
+        ),
+        # Adam's step size from the device's step count and rate, in float64, then in T ...
+        Kernel(
+            "adam_alpha",
+            "float64 t, float64 lr, float64 b1, float64 b2",
+            "T alpha",
+            "alpha = (T)(lr * sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t)));",
+            scalars=("b1", "b2"),
+        ),
+        # ... which the update reads from device memory
+        Kernel(
+            "adam",
+            "T g, raw T alpha, T c1, T c2, T e",
+            "T w, T m, T v",
+            """
+            T mi = m + (g - m) * c1;
+            T vi = v + (g * g - v) * c2;
+            m = mi;
+            v = vi;
+            w -= alpha[0] * (mi / (sqrt(vi) + e));
+            """,
+            scalars=("c1", "c2", "e"),
+        ),
+    )
+}
+
+
+def build(kernel: Kernel, cupy: Any) -> Any:
+    """The ``cupy.ElementwiseKernel`` for a declaration (compiled by CuPy on first launch)."""
+    return cupy.ElementwiseKernel(
+        kernel.in_params,
+        kernel.out_params,
+        kernel.body,
+        f"xpnn_{kernel.name}",
+        options=OPTIONS,
+    )
+
+
+_built: dict[str, Any] = {}
+_alpha: dict[tuple[int, str], Any] = {}  # Adam's step size, one element per device and dtype
+
+
+def _kernel(name: str, like: Any) -> Any:
+    if name not in _built:
+        _built[name] = build(KERNELS[name], array_module(like))
+    return _built[name]
 
 
 def accepts(*arrays: Any) -> bool:
@@ -29,180 +204,94 @@ def accepts(*arrays: Any) -> bool:
     return True
 
 
-def _kernel(name: str, like: Any, params: str, outputs: str, body: str) -> Any:
-    if name not in _cache:
-        _cache[name] = array_module(like).ElementwiseKernel(params, outputs, body, f"xpnn_{name}")
-    return _cache[name]
-
-
+# -- activations --------------------------------------------------------------------------------
 def sigmoid_forward(z: Any, out: Any) -> Any:
-    k = _kernel(
-        "sigmoid",
-        z,
-        "T z",
-        "T a",
-        "T e = exp(-fabs(z)); a = (z >= 0 ? (T)1 : e) / ((T)1 + e);",
-    )
-    return k(z, out)
+    """``out = sigmoid(z)``."""
+    return _kernel("sigmoid", z)(z, out)
 
 
 def bias_relu(z: Any, b: Any, out: Any) -> Any:
-    k = _kernel("bias_relu", z, "T b", "T z, T a", "z = z + b; a = z > (T)0 ? z : (T)0;")
-    k(b, z, out)
+    """``z += b; out = max(z, 0)`` in one launch."""
+    _kernel("bias_relu", z)(b, z, out)
     return out
 
 
 def bias_sigmoid(z: Any, b: Any, out: Any) -> Any:
-    k = _kernel(
-        "bias_sigmoid",
-        z,
-        "T b",
-        "T z, T a",
-        "z = z + b; T e = exp(-fabs(z)); a = (z >= 0 ? (T)1 : e) / ((T)1 + e);",
-    )
-    k(b, z, out)
+    """``z += b; out = sigmoid(z)`` in one launch."""
+    _kernel("bias_sigmoid", z)(b, z, out)
     return out
 
 
 def sigmoid_backward_inplace(delta: Any, a: Any) -> Any:
-    k = _kernel("sigmoid_bwd", delta, "T a", "T d", "T t = d * a; d = t - t * a;")
-    k(a, delta)
+    """``delta *= a (1 - a)``."""
+    _kernel("sigmoid_backward", delta)(a, delta)
     return delta
 
 
 def relu_backward_inplace(delta: Any, z: Any) -> Any:
-    k = _kernel("relu_bwd", delta, "T z", "T d", "if (z <= (T)0) d = (T)0;")
-    k(z, delta)
+    """``delta *= (z > 0)``."""
+    _kernel("relu_backward", delta)(z, delta)
     return delta
 
 
-_ADAM = """
-        T mi = m + (g - m) * c1;
-        T vi = v + (g * g - v) * c2;
-        m = mi;
-        v = vi;
-        w -= ALPHA * (mi / (sqrt(vi) + eps));
-"""
+def column_sums(dz: Any, out: Any) -> Any:
+    """``dz.sum(axis=0)``: the reference itself, already one reduction kernel on the GPU."""
+    return dz.sum(axis=0, out=out)
 
 
-def adam_update(w: Any, g: Any, m: Any, v: Any, c1: Any, c2: Any, alpha: Any, eps: Any) -> None:
-    """optimizers.Adam's update in one launch; w, m, v are read and written in place."""
-    params = "T g, T c1, T c2, T alpha, T eps"
-    k = _kernel("adam", w, params, "T w, T m, T v", _ADAM.replace("ALPHA", "alpha"))
-    k(g, c1, c2, alpha, eps, w, m, v)
-
-
-def adam_update_device_alpha(
-    w: Any, g: Any, m: Any, v: Any, c1: Any, c2: Any, alpha: Any, eps: Any
-) -> None:
-    """``adam_update`` with the step size read from the one-element device array ``alpha``."""
-    params = "T g, T c1, T c2, raw T alpha, T eps"
-    k = _kernel("adam_dev", w, params, "T w, T m, T v", _ADAM.replace("ALPHA", "alpha[0]"))
-    k(g, c1, c2, alpha, eps, w, m, v)
-
-
-def adam_step_size(lr64: Any, t: Any, beta_1: float, beta_2: float, dev: dict) -> Any:
-    """Adam's ``alpha_t`` from the device step count ``t``, in float64 (as the host computes
-    it), rounded into ``dev["alpha"]``'s dtype: one launch on one-element arrays."""
-    out = dev["alpha"]
-    name = f"adam_alpha_{out.dtype.name}"
-    k = _kernel(
-        name,
-        out,
-        "float64 lr, float64 t, float64 b1, float64 b2",
-        f"{out.dtype.name} alpha",
-        "alpha = lr * sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t));",
-    )
-    k(lr64, t, beta_1, beta_2, out)
-    return out
-
-
+# -- output layer: loss value and dL/dz ---------------------------------------------------------
 def bce_sigmoid(a: Any, y: Any, delta: Any, eps: float) -> Any:
     """Mean clipped BCE of probabilities ``a`` (a 0-d device array), and
-    ``delta = (a - y) / size``: one elementwise launch and one sum."""
-    k = _kernel(
-        "bce_sigmoid",
-        a,
-        "T a, T y, T n, T lo, T hi",
-        "T d, T l",
-        """
-        T p = min(max(a, lo), hi);
-        l = -(y * log(p) + ((T)1 - y) * log((T)1 - p));
-        d = (a - y) / n;
-        """,
-    )
+    ``delta = (a - y) / size``: one elementwise launch and one mean."""
     t = a.dtype.type
     per = array_module(a).empty_like(a)
-    k(a, y, t(a.size), t(eps), t(1.0) - t(eps), delta, per)
+    _kernel("bce_sigmoid", a)(a, y, t(a.size), t(eps), t(1.0 - eps), delta, per)
     return per.mean()
 
 
 def bce_logits(z: Any, y: Any, delta: Any) -> Any:
     """Mean BCE of logits ``z`` (softplus form) and ``delta = (sigmoid(z) - y) / size``."""
-    k = _kernel(
-        "bce_logits",
-        z,
-        "T z, T y, T n",
-        "T d, T l",
-        """
-        T e = exp(-fabs(z));
-        l = max(z, (T)0) - z * y + log1p(e);
-        d = ((z >= 0 ? (T)1 : e) / ((T)1 + e) - y) / n;
-        """,
-    )
     per = array_module(z).empty_like(z)
-    k(z, y, z.dtype.type(z.size), delta, per)
+    _kernel("bce_logits", z)(z, y, z.dtype.type(z.size), delta, per)
     return per.mean()
 
 
 def softmax_ce_sparse(z: Any, y: Any, delta: Any, from_logits: bool, eps: float) -> Any:
     """Mean sparse categorical CE and ``delta = (softmax(z) - onehot(y)) / batch`` (from
-    logits), or ``(z - onehot(y)) / batch`` for softmax outputs ``z``: one thread per row
-    (a row's classes in a loop: the outputs here are a handful of classes), then one sum.
-    A label outside ``[0, classes)`` (device labels are not checked on the host) gives a NaN
-    loss, not a read out of bounds."""
-    name = "softmax_ce_logits" if from_logits else "softmax_ce_probs"
-    head = """
-        const ptrdiff_t C = classes, r = i * C;
-        const T nb = (T)batch;
-        const long long lab = (long long)y;
-        if (lab < 0 || lab >= C) {
-            l = (T)nan("");
-            for (ptrdiff_t c = 0; c < C; ++c) d[r + c] = (T)0;
-        } else {
-    """
-    if from_logits:
-        body = """
-        T m = z[r];
-        for (ptrdiff_t c = 1; c < C; ++c) m = max(m, z[r + c]);
-        double s = 0.0;
-        for (ptrdiff_t c = 0; c < C; ++c) { T e = exp(z[r + c] - m); d[r + c] = e; s += e; }
-        l = (T)(log(s) - (double)(z[r + lab] - m));
-        for (ptrdiff_t c = 0; c < C; ++c) d[r + c] = (T)(d[r + c] / s / batch);
-        d[r + lab] -= (T)1 / nb;
-        """
-    else:
-        body = """
-        double s = 0.0;
-        for (ptrdiff_t c = 0; c < C; ++c) s += z[r + c];
-        double p = min(max(z[r + lab] / s, eps), 1.0 - eps);
-        l = (T)(-log(p));
-        for (ptrdiff_t c = 0; c < C; ++c) d[r + c] = z[r + c] / nb;
-        d[r + lab] -= (T)1 / nb;
-        """
-    k = _kernel(
-        name,
-        z,
-        "I y, raw T z, int64 classes, int64 batch, float64 eps",
-        "raw T d, T l",
-        head + body + "}",
-    )
+    logits), or ``(z - onehot(y)) / batch`` for softmax outputs ``z``: one launch, one mean."""
     batch, classes = z.shape
+    t = z.dtype.type
     per = array_module(z).empty(batch, dtype=z.dtype)
-    k(y, z, classes, batch, eps, delta, per)
+    if from_logits:
+        _kernel("softmax_ce_logits", z)(y, z, classes, t(batch), delta, per)
+    else:
+        k = _kernel("softmax_ce_probs", z)
+        k(y, z, classes, t(batch), t(eps), t(1.0 - eps), delta, per)
     return per.mean()
 
 
-def column_sums(dz: Any, out: Any) -> Any:
-    # cuBLAS-backed reductions are already one kernel on the GPU
-    return dz.sum(axis=0, out=out)
+# -- optimizers ---------------------------------------------------------------------------------
+def adam_update(
+    w: Any,
+    g: Any,
+    m: Any,
+    v: Any,
+    t: Any,
+    lr: Any,
+    beta_1: float,
+    beta_2: float,
+    eps: float,
+) -> None:
+    """optimizers.Adam's update; ``t`` (the step count, this step's) and ``lr`` are one-element
+    float64 device arrays, so the launches read nothing from the host that changes per step.
+    ``w``, ``m``, ``v`` are updated in place."""
+    # The step size goes through a one-element buffer kept for good: a recorded step bakes in
+    # its address. The two launches run back to back on one stream, so every optimizer on the
+    # device can share it.
+    key = (w.device.id, w.dtype.str)
+    if key not in _alpha:
+        _alpha[key] = array_module(w).empty(1, dtype=w.dtype)
+    alpha = _alpha[key]
+    _kernel("adam_alpha", w)(t, lr, beta_1, beta_2, alpha)
+    d = w.dtype.type
+    _kernel("adam", w)(g, alpha, d(1.0 - beta_1), d(1.0 - beta_2), d(eps), w, m, v)

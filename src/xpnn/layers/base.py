@@ -1,0 +1,129 @@
+"""The layer protocol: what every layer gives the model, and nothing more.
+
+A model knows its layers only through this interface. Data flows one way: ``forward`` in layer
+order, ``backward`` in reverse, the optimizer last; a layer never reaches into the model.
+
+Structure (allocates nothing, so a model file can be sized before anything is built):
+    ``output_dim(input_dim)``, ``param_shapes(input_dim)`` (trainable: the optimizer updates
+    them), ``state_shapes(input_dim)`` (non-trainable, e.g. moving statistics: saved with the
+    model, never touched by the optimizer).
+Weights: ``initial_params(input_dim, rng)`` and ``initial_state(input_dim)`` draw host arrays;
+    ``attach(input_dim, params, grads, state)`` hands the layer its views into the model's flat
+    buffers (one for the parameters, one for their gradients, one for the state).
+Running: ``workspace(batch, xp, dtype, need_dx)`` allocates the layer's buffers for one batch
+    size; ``forward(x, training, ws)`` computes the output into them (``ws=None`` allocates, for
+    inference); ``backward(delta, ws, need_dx)`` takes ``dL/d(output)``, writes the gradients
+    of the parameters into the grad views and returns ``dL/d(input)`` (None when
+    ``need_dx`` is false). ``delta`` is a step buffer the layer may overwrite.
+Output shortcut: a layer ending in an ``activation`` may also implement
+    ``backward_z(delta_z, ws, need_dx)``, the same pass from ``dL/dz`` before the activation,
+    which the step uses when the loss collapses the chain rule (see losses.py).
+Saving: ``get_config()`` (with ``class_name``) and ``from_config(config)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..activations import Activation
+
+__all__ = ["Layer", "Input"]
+
+
+class Layer:
+    """Base class of the protocol; a layer without weights overrides only the running part."""
+
+    activation: Activation | None = None  # the output activation, when the layer ends in one
+
+    def __init__(self, name: str | None = None) -> None:
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"name must be a non-empty string, received {name!r}.")
+        self.name = name
+        self.input_dim: int | None = None
+        self.params: list[Any] = []
+        self.grads: list[Any] = []
+        self.state: list[Any] = []
+
+    # -- structure ------------------------------------------------------------------------
+    def output_dim(self, input_dim: int) -> int:
+        return input_dim
+
+    def param_shapes(self, input_dim: int) -> list[tuple[int, ...]]:
+        return []
+
+    def state_shapes(self, input_dim: int) -> list[tuple[int, ...]]:
+        return []
+
+    def initial_params(self, input_dim: int, rng: np.random.Generator) -> list[np.ndarray]:
+        return []
+
+    def initial_state(self, input_dim: int) -> list[np.ndarray]:
+        return []
+
+    def attach(self, input_dim: int, params: list[Any], grads: list[Any], state: list[Any]) -> None:
+        self.input_dim = input_dim
+        self.params, self.grads, self.state = list(params), list(grads), list(state)
+
+    @property
+    def built(self) -> bool:
+        return self.input_dim is not None
+
+    def count_params(self) -> int:
+        """Trainable plus non-trainable numbers, as Keras counts them."""
+        if self.input_dim is None:
+            raise ValueError(f"Layer {self.name!r} is not built yet, so it has no weights.")
+        shapes = self.param_shapes(self.input_dim) + self.state_shapes(self.input_dim)
+        return sum(int(np.prod(s)) for s in shapes)
+
+    # -- running --------------------------------------------------------------------------
+    def workspace(self, batch: int, xp: Any, dtype: Any, need_dx: bool) -> Any:
+        return None
+
+    def forward(self, x: Any, training: bool = False, ws: Any = None) -> Any:
+        raise NotImplementedError
+
+    def backward(self, delta: Any, ws: Any, need_dx: bool = True) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, x: Any, training: bool = False) -> Any:
+        """Forward on backend arrays (the layer must be built)."""
+        if not self.built:
+            raise ValueError(f"Layer {self.name!r} is not built yet; build it or its model first.")
+        return self.forward(x, training)
+
+    # -- saving ---------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        return {"class_name": type(self).__name__, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**{k: v for k, v in config.items() if k != "class_name"})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class Input:
+    """The model's input: ``shape`` is ``(features,)`` (the batch axis is implied)."""
+
+    def __init__(self, shape: tuple[int, ...] | int, name: str | None = None) -> None:
+        if isinstance(shape, int | np.integer) and not isinstance(shape, bool):
+            shape = (int(shape),)
+        if (
+            not isinstance(shape, tuple | list)
+            or len(shape) != 1
+            or isinstance(shape[0], bool)
+            or not isinstance(shape[0], int | np.integer)
+            or shape[0] < 1
+        ):
+            raise ValueError(
+                "Input shape must be a tuple with one positive integer, (features,), "
+                f"received {shape!r}. xpnn's layers are dense: flatten images first."
+            )
+        self.shape = (int(shape[0]),)
+        self.name = name or "input"
+
+    def __repr__(self) -> str:
+        return f"Input(shape={self.shape})"

@@ -1,0 +1,237 @@
+"""The training step and the epoch loop: workspaces, the step, shuffling, logs.
+
+The data are on the device for the whole ``fit`` (one upload). Each batch is gathered there into
+a ``Workspace``, the step's buffers at one batch size, allocated once and kept between fits
+while the model, optimizer and loss stay the same. The step adds the batch's loss (weighted by
+its size, as Keras averages) and metric sums to ``totals`` on the device, in float64, so an
+epoch's figures are exact however many samples it has; they are read back once per epoch (and
+when the progress bar refreshes).
+
+The step is a plain function of its workspace; with ``jit_compile=True`` graphs.py records it
+once per batch size and replays it. Nothing here knows how.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import graphs
+from .backend import to_device, to_numpy
+
+__all__ = ["Workspace", "make_train_step", "Trainer", "evaluate_arrays"]
+
+
+class Workspace:
+    """The buffers of one training step at one batch size."""
+
+    def __init__(self, model: Any, batch: int, y_tail: tuple[int, ...], y_dtype: Any) -> None:
+        xp, dtype = model._xp, model.dtype
+        self.batch = batch
+        self.x = xp.empty((batch, model.input_dim), dtype=dtype)
+        self.y = xp.empty((batch, *y_tail), dtype=y_dtype)
+        self.delta = xp.empty((batch, model.output_units), dtype=dtype)  # dL/d(output)
+        # the first layer's input gradient is never needed
+        self.layers = [
+            layer.workspace(batch, xp, dtype, need_dx=i > 0) for i, layer in enumerate(model.layers)
+        ]
+
+
+def make_train_step(model: Any, totals: Any) -> Callable[[Workspace], None]:
+    """The training step of ``model`` as a function of a workspace: forward, loss, backward,
+    update, sums. Everything in it is device work on fixed buffers (recordable: graphs.py)."""
+    layers, loss, metrics, optimizer = model.layers, model.loss, model.metrics, model.optimizer
+    params, grads = model._params, model._grads
+    last, n = layers[-1], len(layers)
+    output_activation = last.activation  # None when the last layer does not end in one
+    xp = model._xp
+    track_finite = xp is not np  # see Trainer.run: the host checks the loss directly
+
+    def step(ws: Workspace) -> None:
+        a = ws.x  # (batch, inputs)
+        for layer, lws in zip(layers, ws.layers):
+            a = layer.forward(a, True, lws)  # (batch, units)
+        sums = [m.batch_sum(ws.y, a) for m in metrics]
+        # dL/dz of the output layer in one step where the pair allows (see losses.py);
+        # otherwise dL/da, chained through the output layer's own backward.
+        value, delta = loss.value_and_delta(ws.y, a, output_activation, out=ws.delta)
+        if delta is not None:
+            delta = last.backward_z(delta, ws.layers[-1], n > 1)
+        else:
+            delta = last.backward(loss.gradient(ws.y, a, out=ws.delta), ws.layers[-1], n > 1)
+        for i in range(n - 2, -1, -1):
+            delta = layers[i].backward(delta, ws.layers[i], i > 0)
+        optimizer.step(params, grads)
+        totals[0] += value * ws.batch
+        for k, batch_sum in enumerate(sums, start=1):
+            totals[k] += batch_sum
+        if track_finite:  # steps whose running loss is still finite: the first bad step
+            totals[-1] += xp.isfinite(totals[0])
+
+    return step
+
+
+def _cache_key(model: Any, y_tail: tuple[int, ...], y_dtype: Any) -> tuple[Any, tuple[Any, ...]]:
+    """What a trainer's buffers and recorded graphs depend on: the arrays they point at (by
+    identity; the key holds them, so their ids cannot be reused while it lives) and every
+    setting a recorded step bakes in (hyperparameters, activations, kernel forms)."""
+    opt = model.optimizer
+    refs = (
+        model._params,
+        model._state,
+        opt,
+        model.loss,
+        opt._t,
+        *opt.state.values(),
+        *model.layers,
+        *(getattr(layer, "activation", None) for layer in model.layers),
+    )
+    settings = (
+        repr(model.get_config()),
+        opt.signature(),
+        repr(sorted(model.loss.get_config().items())),
+        tuple(model._metric_names),
+        y_tail,
+        np.dtype(str(y_dtype)).str,
+        model.jit_compile,
+    )
+    return (tuple(id(r) for r in refs), settings), refs
+
+
+class Trainer:
+    """The workspaces (per batch size), the epoch sums and the step, kept from one fit to the
+    next while what they point at stays the same (``model._trainer``)."""
+
+    def __init__(self, model: Any, y_tail: tuple[int, ...], y_dtype: Any) -> None:
+        self.key, self._refs = _cache_key(model, y_tail, y_dtype)
+        self.model = model
+        self.y_layout = (y_tail, y_dtype)
+        xp = model._xp
+        # loss, metrics, and on device backends the count of steps with a finite loss
+        self.totals = xp.zeros(1 + len(model.metrics) + (xp is not np), dtype=np.float64)
+        step = make_train_step(model, self.totals)
+        replay = model.jit_compile and graphs.supported(xp)  # on NumPy it changes nothing
+        self.step: Any = graphs.Replayed(step, xp) if replay else step
+        self.spaces: dict[int, Workspace] = {}
+
+    @classmethod
+    def for_model(cls, model: Any, y_tail: tuple[int, ...], y_dtype: Any) -> Trainer:
+        cached = model._trainer
+        if cached is None or cached.key != _cache_key(model, y_tail, y_dtype)[0]:
+            cached = model._trainer = cls(model, y_tail, y_dtype)
+        return cached
+
+    def workspace(self, batch: int) -> Workspace:
+        ws = self.spaces.get(batch)
+        if ws is None:
+            ws = self.spaces[batch] = Workspace(self.model, batch, *self.y_layout)
+        return ws
+
+    def stream(self) -> Any:
+        return (
+            self.step.stream()
+            if isinstance(self.step, graphs.Replayed)
+            else contextlib.nullcontext()
+        )
+
+    def run(
+        self,
+        X: Any,
+        Y: Any,
+        validation: tuple[Any, Any] | None,
+        batch_size: int,
+        epochs: range,
+        shuffle: bool,
+        callbacks: list[Any],
+        progress: Any,
+    ) -> None:
+        """The epoch loop: shuffle, gather each batch, step, log, call back."""
+        model, totals, step = self.model, self.totals, self.step
+        n = X.shape[0]
+        steps = math.ceil(n / batch_size)
+        on_host = model._xp is np
+        warned = False
+        with self.stream():
+            for epoch in epochs:
+                for cb in callbacks:
+                    cb.on_epoch_begin(epoch)
+                progress.epoch_begin(epoch)
+                # one small host-to-device copy per epoch: the permutation, drawn on the host
+                # so that every backend shuffles identically
+                order = to_device(model._rng.permutation(n)) if shuffle else None
+                totals.fill(0)
+                seen = 0
+                for k in range(steps):
+                    start = k * batch_size
+                    ws = self.workspace(min(batch_size, n - start))
+                    if order is None:
+                        ws.x[...] = X[start : start + ws.batch]
+                        ws.y[...] = Y[start : start + ws.batch]
+                    else:
+                        idx = order[start : start + ws.batch]
+                        X.take(idx, axis=0, out=ws.x)
+                        Y.take(idx, axis=0, out=ws.y)
+                    step(ws)
+                    seen += ws.batch
+                    if on_host and not warned and not math.isfinite(totals[0]):
+                        warned = _warn_not_finite(epoch, k)
+                    progress.step(self.logs(seen) if progress.wants_logs() else None)
+                logs = self.logs(seen)
+                if not warned and not math.isfinite(logs["loss"]):
+                    warned = _warn_not_finite(
+                        epoch, int(to_numpy(totals[-1])) if not on_host else None
+                    )
+                if validation is not None:
+                    val = evaluate_arrays(model, *validation, batch_size)
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                progress.epoch_end(epoch, logs)
+                for cb in callbacks:
+                    cb.on_epoch_end(epoch, logs)
+                if model.stop_training:
+                    break
+
+    def logs(self, seen: int) -> dict[str, float]:
+        return _logs(self.model, self.totals, seen)
+
+
+def _warn_not_finite(epoch: int, step: int | None) -> bool:
+    where = f"epoch {epoch + 1}" + (f", step {step + 1}" if step is not None else "")
+    warnings.warn(
+        f"The training loss became NaN or infinite at {where}: training diverged (try a "
+        "smaller learning rate, or scale the inputs); pass "
+        "callbacks=[xpnn.callbacks.TerminateOnNaN()] to stop at once.",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+    return True
+
+
+def _logs(model: Any, totals: Any, seen: int) -> dict[str, float]:
+    values = to_numpy(totals) / seen  # the one copy home
+    logs = {"loss": float(values[0])}
+    for name, v in zip(model._metric_names, values[1:]):
+        logs[name] = float(v)
+    return logs
+
+
+def evaluate_arrays(model: Any, X: Any, Y: Any, batch_size: int) -> dict[str, float]:
+    """Loss and metrics of device arrays, batch by batch, summed on the device in float64.
+    The loss comes from the same function as the training step's (``value_and_delta``), so
+    the two agree to the last digit on the same weights."""
+    xp = model._xp
+    totals = xp.zeros(1 + len(model.metrics), dtype=np.float64)
+    activation = model.layers[-1].activation
+    n = X.shape[0]
+    for start in range(0, n, batch_size):
+        xb, yb = X[start : start + batch_size], Y[start : start + batch_size]
+        a = model(xb)
+        value, _ = model.loss.value_and_delta(yb, a, activation, out=xp.empty_like(a))
+        totals[0] += value * xb.shape[0]
+        for k, m in enumerate(model.metrics, start=1):
+            totals[k] += m.batch_sum(yb, a)
+    return _logs(model, totals, n)
