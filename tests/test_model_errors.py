@@ -132,7 +132,9 @@ def test_validation_data_is_checked_too(model: Sequential) -> None:
     with pytest.raises(ValueError, match=expected):
         model.fit(X, Y, validation_data=(np.ones((4, 2)), np.zeros(4)), verbose=0)
     with pytest.raises(ValueError, match=r"validation_data must be a tuple \(x_val, y_val\)"):
-        model.fit(X, Y, validation_data=(X, Y, Y), verbose=0)
+        model.fit(X, Y, validation_data=(X, Y, Y, Y), verbose=0)
+    with pytest.raises(ValueError, match=r"validation_data expects sample_weight of shape \(10,\)"):
+        model.fit(X, Y, validation_data=(X, Y, np.ones(3)), verbose=0)
     with pytest.raises(ValueError, match="validation_data must be a tuple"):
         model.fit(X, Y, validation_data=X, verbose=0)
 

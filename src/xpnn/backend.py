@@ -1,8 +1,9 @@
 """The one place that knows which array library is in use.
 
-``NN_BACKEND=numpy|cupy|strict`` names the backend; :func:`set_backend` and :func:`use_backend`
-switch at run time. Everything else asks :func:`get_xp` (or, inside kernels, the arrays
-themselves via :func:`array_module`) and moves data with :func:`to_device` / :func:`to_numpy`.
+``NN_BACKEND=numpy|cupy|strict`` names the backend, read when a backend is first needed;
+:func:`set_backend` and :func:`use_backend` switch at run time. Everything else asks
+:func:`get_xp` (or, inside kernels, the arrays themselves via :func:`array_module`) and moves
+data with :func:`to_device` / :func:`to_numpy`.
 
 ``strict`` is the test stand-in of :mod:`xpnn.testing.strict`: NumPy underneath, with CuPy's
 refusals at the host boundary. It is imported only when first asked for.

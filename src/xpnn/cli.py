@@ -425,7 +425,7 @@ def _number(v: Any) -> Any:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Predict with a saved model (and its scaler sidecar) for the rows of a CSV."""
-    with _edge(OSError, ValueError):  # load_model refuses a missing or foreign file so
+    with _edge(OSError, ValueError):  # load_model's refusals: no such file, not a model
         model = xpnn.load_model(args.model, compile=False)
     meta = _read_sidecar(args.model)
     if args.output:

@@ -321,6 +321,32 @@ def _numbers(
     return values
 
 
+def _convert(rows: Rows, c: int) -> np.ndarray | None:
+    """Column ``c`` as float64 at NumPy's speed, or None where a cell is not a number."""
+    try:
+        return np.array([row[c] for _, row in rows], dtype=np.float64)
+    except ValueError:
+        return None
+
+
+def _numeric(
+    path: Path,
+    header: list[str],
+    rows: Rows,
+    columns: list[int],
+    hint: str = "",
+    converted: dict[int, np.ndarray | None] | None = None,
+) -> dict[int, np.ndarray]:
+    """Each of ``columns`` as float64; else the first bad cell, row by row, is an error."""
+    converted = dict(converted or {})
+    for c in columns:
+        if c not in converted:
+            converted[c] = _convert(rows, c)
+    if all(converted[c] is not None and np.isfinite(converted[c]).all() for c in columns):
+        return {c: converted[c] for c in columns}
+    return dict(zip(columns, _numbers(path, header, rows, columns, hint).T))
+
+
 def _texts(path: Path, header: list[str], rows: Rows, c: int) -> list[str]:
     """Column ``c``'s cells, stripped; an empty cell is an error."""
     _empty(path, header, rows, c)
@@ -350,11 +376,10 @@ def _encode(
     rows: Rows,
     columns: Sequence[str],
     categories: dict[str, list[str]],
-    hint: str = "",
+    values: dict[int, np.ndarray],
 ) -> np.ndarray:
-    """The model inputs: ``columns`` in order, numbers as they are, ``categories`` one-hot."""
-    numeric = [header.index(c) for c in columns if c not in categories]
-    values = dict(zip(numeric, _numbers(path, header, rows, numeric, hint).T))
+    """The model inputs: ``columns`` in order, numbers from ``values`` (by column index),
+    ``categories`` one-hot."""
     blocks = []
     for name in columns:
         c = header.index(name)
@@ -413,8 +438,10 @@ def read_features(
     path = Path(path)
     header, rows = _read_rows(path)
     _missing_columns(path, header, columns)
-    hint = " (the model takes this column as numbers)"
-    return _encode(path, header, rows, columns, dict(categories or {}), hint)
+    categories = dict(categories or {})
+    numeric = [header.index(c) for c in columns if c not in categories]
+    values = _numeric(path, header, rows, numeric, " (the model takes this column as numbers)")
+    return _encode(path, header, rows, columns, categories, values)
 
 
 def infer_task(y: np.ndarray) -> str:
@@ -509,9 +536,10 @@ def read_csv(
         )
     if task is not None and task not in ("binary", "multiclass", "regression"):
         raise DataError(f"task must be binary, multiclass or regression, received {task!r}.")
-    text = [c for c in range(len(header)) if _is_text(path, header, rows, c)]
+    converted = {c: _convert(rows, c) for c in range(len(header))}
+    text = [c for c, v in converted.items() if v is None and _is_text(path, header, rows, c)]
     numeric = [c for c in range(len(header)) if c not in text]
-    values = dict(zip(numeric, _numbers(path, header, rows, numeric).T))  # the bad cell first
+    values = _numeric(path, header, rows, numeric, converted=converted)
     t = header.index(target)
     features = [h for i, h in enumerate(header) if i != t]
     categories: dict[str, list[str]] = {}
@@ -526,7 +554,7 @@ def read_csv(
                 "each). Drop the column (a name or an identifier?) or give it as numbers."
             )
         categories[header[c]] = found
-    x = _encode(path, header, rows, features, categories).astype(np.float32)
+    x = _encode(path, header, rows, features, categories, values).astype(np.float32)
     if t in text:
         y, classes, task = _text_classes(path, target, _texts(path, header, rows, t), task)
     else:

@@ -20,7 +20,14 @@ import numpy as np
 
 from .backend import array_module, to_numpy
 
-__all__ = ["positive_int", "check_x", "check_xy", "check_fit_args", "split_validation"]
+__all__ = [
+    "positive_int",
+    "check_x",
+    "check_xy",
+    "check_fit_args",
+    "split_validation",
+    "sample_weights",
+]
 
 
 def positive_int(value: Any, name: str) -> int:
@@ -219,3 +226,49 @@ def split_validation(x: Any, y: Any, validation_split: float) -> tuple[Any, Any,
             "samples for training; use a split that keeps both parts non-empty."
         )
     return x[:split], y[:split], x[split:], y[split:]
+
+
+def sample_weights(
+    sample_weight: Any, class_weight: Any, y: Any, n: int, where: str, dtype: np.dtype
+) -> np.ndarray | None:
+    """Per-sample weights from ``sample_weight`` (shape ``(n,)``) or ``class_weight`` (a dict
+    from class index to weight, looked up by each target's class as Keras does: the label, or
+    the arg-max of a one-hot row; classes not in it weigh 1), as a host array, or None."""
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError(
+            f"{where} takes sample_weight or class_weight, not both: fold the class weights "
+            "into sample_weight."
+        )
+    if class_weight is not None:
+        if not isinstance(class_weight, dict) or not all(
+            isinstance(k, numbers.Integral) and not isinstance(k, bool) for k in class_weight
+        ):
+            raise ValueError(
+                f"{where} class_weight must be a dict from class index (int) to weight, "
+                f"received {class_weight!r}."
+            )
+        labels = to_numpy(y)
+        if labels.ndim > 1:
+            labels = labels.argmax(axis=-1) if labels.shape[-1] != 1 else labels[:, 0]
+        labels = np.round(labels).astype(np.int64)
+        table = {int(k): float(v) for k, v in class_weight.items()}
+        sample_weight = np.array([table.get(int(c), 1.0) for c in labels])
+    if sample_weight is None:
+        return None
+    try:
+        w = np.asarray(
+            to_numpy(sample_weight) if array_module(sample_weight) is not np else sample_weight,
+            dtype=np.float64,
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where} could not read sample_weight as numbers: {exc}") from exc
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w[:, 0]
+    if w.shape != (n,):
+        raise ValueError(
+            f"{where} expects sample_weight of shape ({n},), one weight per sample, received "
+            f"shape {w.shape}."
+        )
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"{where} sample weights must be finite and non-negative.")
+    return w.astype(dtype)

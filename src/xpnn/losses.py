@@ -68,9 +68,17 @@ class Loss:
         """Mean loss of prepared targets (see ``prepare_targets``); no checks, no copies home."""
         return self._value(y_true, y_pred)
 
-    def gradient(self, y_true: Any, y_pred: Any, out: Any = None) -> Any:
-        """dL/dy_pred of the mean loss, shaped like ``y_pred``."""
-        return self._gradient(y_true, y_pred, out)
+    def gradient(self, y_true: Any, y_pred: Any, out: Any = None, w: Any = None) -> Any:
+        """dL/dy_pred of the mean loss, shaped like ``y_pred``; with per-sample weights ``w``,
+        of the weighted loss ``mean(w_i * L_i)`` (Keras's ``sum_over_batch_size``)."""
+        g = self._gradient(y_true, y_pred, out)
+        if w is not None:
+            g *= w.reshape(-1, *([1] * (g.ndim - 1)))
+        return g
+
+    def per_sample(self, y_true: Any, y_pred: Any) -> Any:
+        """The loss of each sample (the mean over its outputs), shape ``(batch,)``."""
+        raise NotImplementedError
 
     def output_delta(
         self, y_true: Any, a: Any, activation: Activation, out: Any = None
@@ -79,10 +87,17 @@ class Loss:
         return None
 
     def value_and_delta(
-        self, y_true: Any, a: Any, activation: Activation, out: Any = None
+        self, y_true: Any, a: Any, activation: Activation | None, out: Any = None, w: Any = None
     ) -> tuple[Any, Any | None]:
-        """``value`` and ``output_delta`` together (one pass where a fused kernel exists)."""
-        return self.value(y_true, a), self.output_delta(y_true, a, activation, out)
+        """``value`` and ``output_delta`` together (one pass where a fused kernel exists).
+        With per-sample weights ``w``: ``mean(w_i * L_i)`` and its ``dL/dz``."""
+        if w is None:
+            return self.value(y_true, a), self.output_delta(y_true, a, activation, out)
+        value = (self.per_sample(y_true, a) * w).mean()
+        delta = self.output_delta(y_true, a, activation, out)
+        if delta is not None:
+            delta *= w.reshape(-1, *([1] * (delta.ndim - 1)))
+        return value, delta
 
     def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...], dtype: Any = None) -> Any:
         """Check ``y_true`` against the output and return it in the layout the loss uses.
@@ -159,6 +174,15 @@ class BinaryCrossentropy(Loss):
             loss = -(y * xp.log(p) + (1.0 - y) * xp.log(1.0 - p))
         return loss.mean()
 
+    def per_sample(self, y: Any, p: Any) -> Any:
+        xp = array_module(p)
+        if self.from_logits:
+            loss = xp.maximum(p, 0.0) - p * y + xp.log1p(xp.exp(-xp.abs(p)))
+        else:
+            q = xp.clip(p, EPSILON, 1.0 - EPSILON)
+            loss = -(y * xp.log(q) + (1.0 - y) * xp.log(1.0 - q))
+        return loss.mean(axis=-1)
+
     def _gradient(self, y: Any, p: Any, out: Any) -> Any:
         xp = array_module(p)
         n = p.size
@@ -172,14 +196,14 @@ class BinaryCrossentropy(Loss):
         return g
 
     def value_and_delta(
-        self, y_true: Any, a: Any, activation: Activation, out: Any = None
+        self, y_true: Any, a: Any, activation: Activation | None, out: Any = None, w: Any = None
     ) -> tuple[Any, Any | None]:
-        if out is not None and (kernels := fused.pick(y_true, a, out)):
+        if w is None and out is not None and (kernels := fused.pick(y_true, a, out)):
             if self.from_logits and activation is linear:
                 return kernels.bce_logits(a, y_true, out), out
             if not self.from_logits and activation is sigmoid:
                 return kernels.bce_sigmoid(a, y_true, out, EPSILON), out
-        return super().value_and_delta(y_true, a, activation, out)
+        return super().value_and_delta(y_true, a, activation, out, w)
 
     def output_delta(
         self, y_true: Any, a: Any, activation: Activation, out: Any = None
@@ -212,6 +236,10 @@ class MeanSquaredError(Loss):
         d = p - y
         return (d * d).mean()
 
+    def per_sample(self, y: Any, p: Any) -> Any:
+        d = p - y
+        return (d * d).mean(axis=-1)
+
     def _gradient(self, y: Any, p: Any, out: Any) -> Any:
         xp = array_module(p)
         g = xp.subtract(p, y, out=out)
@@ -238,6 +266,13 @@ class _CategoricalBase(Loss):
             q = xp.clip(p / p.sum(axis=-1, keepdims=True), EPSILON, 1.0 - EPSILON)
             logq = xp.log(q)
         return -self._pick(y, logq).mean()
+
+    def per_sample(self, y: Any, p: Any) -> Any:
+        xp = array_module(p)
+        if self.from_logits:
+            return -self._pick(y, _log_softmax(p))
+        q = xp.clip(p / p.sum(axis=-1, keepdims=True), EPSILON, 1.0 - EPSILON)
+        return -self._pick(y, xp.log(q))
 
     def _gradient(self, y: Any, p: Any, out: Any) -> Any:
         xp = array_module(p)
@@ -337,14 +372,14 @@ class SparseCategoricalCrossentropy(_CategoricalBase):
         return y
 
     def value_and_delta(
-        self, y_true: Any, a: Any, activation: Activation, out: Any = None
+        self, y_true: Any, a: Any, activation: Activation | None, out: Any = None, w: Any = None
     ) -> tuple[Any, Any | None]:
-        if out is not None and (kernels := fused.pick(y_true, a, out)):
+        if w is None and out is not None and (kernels := fused.pick(y_true, a, out)):
             if self.from_logits and activation is linear:
                 return kernels.softmax_ce_sparse(a, y_true, out, True, EPSILON), out
             if not self.from_logits and activation is softmax:
                 return kernels.softmax_ce_sparse(a, y_true, out, False, EPSILON), out
-        return super().value_and_delta(y_true, a, activation, out)
+        return super().value_and_delta(y_true, a, activation, out, w)
 
     def _onehot_like(self, y: Any, p: Any) -> Any:
         xp = array_module(p)

@@ -290,6 +290,8 @@ class Sequential:
         validation_split: float = 0.0,
         validation_data: tuple[Any, Any] | None = None,
         shuffle: bool = True,
+        class_weight: dict[int, float] | None = None,
+        sample_weight: Any = None,
         initial_epoch: int = 0,
     ) -> History:
         """Train with mini-batch gradient descent; returns a ``History``.
@@ -297,27 +299,40 @@ class Sequential:
         Args follow Keras: ``validation_split`` holds out the *last* fraction of the samples
         (before shuffling); ``validation_data=(x_val, y_val)`` overrides it; ``shuffle``
         reshuffles every epoch from the model's seeded generator; ``verbose`` 0 silent, 1 a
-        progress bar, 2 one line per epoch; training runs epochs ``initial_epoch..epochs-1``.
+        progress bar, 2 one line per epoch; training runs epochs ``initial_epoch..epochs-1``;
+        ``sample_weight`` (one weight per sample) or ``class_weight`` (``{class: weight}``)
+        weight the loss and metrics (``validation_data`` may carry its own weights as a third
+        entry).
         """
         self._require_compiled("fit")
         batch_size, epochs, callbacks = inputs.check_fit_args(
             batch_size, epochs, verbose, validation_split, initial_epoch, callbacks, Callback
         )
         x, y = self._check_xy(x, y, "fit()")
+        w = inputs.sample_weights(sample_weight, class_weight, y, x.shape[0], "fit()", self.dtype)
         self._ensure_built(x)  # before validation_data, which must then match the model
         validation = None
         if validation_data is not None:
-            if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a tuple (x_val, y_val).")
-            validation = self._check_xy(*validation_data, "fit() validation_data")
+            if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
+                raise ValueError(
+                    "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                    "sample_weight_val)."
+                )
+            x_val, y_val = self._check_xy(*validation_data[:2], "fit() validation_data")
+            w_val = validation_data[2] if len(validation_data) == 3 else None
+            where = "fit() validation_data"
+            w_val = inputs.sample_weights(w_val, None, y_val, len(x_val), where, self.dtype)
+            validation = (x_val, y_val, w_val)
         elif validation_split > 0:
-            x, y, *validation = inputs.split_validation(x, y, validation_split)
+            x, y, x_val, y_val = inputs.split_validation(x, y, validation_split)
+            w, w_val = (None, None) if w is None else (w[: len(x)], w[len(x) :])
+            validation = (x_val, y_val, w_val)
 
         # The data go to the device once; batches are gathered there.
-        X, Y = to_device(x), to_device(y)
+        X, Y, W = to_device(x), to_device(y), None if w is None else to_device(w)
         if validation is not None:
-            validation = (to_device(validation[0]), to_device(validation[1]))
-        trainer = Trainer.for_model(self, tuple(Y.shape[1:]), Y.dtype)
+            validation = tuple(None if v is None else to_device(v) for v in validation)
+        trainer = Trainer.for_model(self, tuple(Y.shape[1:]), Y.dtype, W is not None)
 
         self.history = history = History()
         callbacks = [history, *callbacks]
@@ -332,7 +347,7 @@ class Sequential:
         for cb in callbacks:
             cb.on_train_begin()
         epoch_range = range(initial_epoch, epochs)
-        trainer.run(X, Y, validation, batch_size, epoch_range, shuffle, callbacks, progress)
+        trainer.run(X, Y, W, validation, batch_size, epoch_range, shuffle, callbacks, progress)
         for cb in callbacks:
             cb.on_train_end()
         return history
@@ -344,6 +359,7 @@ class Sequential:
         y: Any = None,
         batch_size: int | None = 32,
         verbose: int = 0,
+        sample_weight: Any = None,
         return_dict: bool = False,
     ) -> float | list[float] | dict[str, float]:
         """The loss (and metrics) on ``x, y``: a float without metrics, else
@@ -352,7 +368,9 @@ class Sequential:
         batch_size = inputs.positive_int(32 if batch_size is None else batch_size, "batch_size")
         x, y = self._check_xy(x, y, "evaluate()")
         self._ensure_built(x)
-        logs = evaluate_arrays(self, to_device(x), to_device(y), batch_size)
+        w = inputs.sample_weights(sample_weight, None, y, x.shape[0], "evaluate()", self.dtype)
+        W = None if w is None else to_device(w)
+        logs = evaluate_arrays(self, to_device(x), to_device(y), W, batch_size)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:

@@ -30,16 +30,33 @@ __all__ = ["Workspace", "make_train_step", "Trainer", "evaluate_arrays"]
 class Workspace:
     """The buffers of one training step at one batch size."""
 
-    def __init__(self, model: Any, batch: int, y_tail: tuple[int, ...], y_dtype: Any) -> None:
+    def __init__(
+        self, model: Any, batch: int, y_tail: tuple[int, ...], y_dtype: Any, weighted: bool
+    ) -> None:
         xp, dtype = model._xp, model.dtype
         self.batch = batch
         self.x = xp.empty((batch, model.input_dim), dtype=dtype)
         self.y = xp.empty((batch, *y_tail), dtype=y_dtype)
+        self.w = xp.empty(batch, dtype=dtype) if weighted else None  # sample weights
         self.delta = xp.empty((batch, model.output_units), dtype=dtype)  # dL/d(output)
         # the first layer's input gradient is never needed
         self.layers = [
             layer.workspace(batch, xp, dtype, need_dx=i > 0) for i, layer in enumerate(model.layers)
         ]
+
+
+def metric_slices(metrics: list[Any]) -> list[slice]:
+    """Where each metric's accumulators sit in the sums: after the loss, in order."""
+    slices, start = [], 1
+    for m in metrics:
+        slices.append(slice(start, start + m.size))
+        start += m.size
+    return slices
+
+
+def penalized(layers: list[Any]) -> list[tuple[Any, int]]:
+    """The layers that add a penalty (regularization) to the loss, with their index."""
+    return [(layer, i) for i, layer in enumerate(layers) if getattr(layer, "regularized", False)]
 
 
 def make_train_step(model: Any, totals: Any) -> Callable[[Workspace], None]:
@@ -49,6 +66,8 @@ def make_train_step(model: Any, totals: Any) -> Callable[[Workspace], None]:
     params, grads = model._params, model._grads
     last, n = layers[-1], len(layers)
     output_activation = last.activation  # None when the last layer does not end in one
+    accumulators = [totals[s] for s in metric_slices(metrics)]
+    penalties = penalized(layers)
     xp = model._xp
     track_finite = xp is not np  # see Trainer.run: the host checks the loss directly
 
@@ -56,27 +75,31 @@ def make_train_step(model: Any, totals: Any) -> Callable[[Workspace], None]:
         a = ws.x  # (batch, inputs)
         for layer, lws in zip(layers, ws.layers):
             a = layer.forward(a, True, lws)  # (batch, units)
-        sums = [m.batch_sum(ws.y, a) for m in metrics]
+        for m, acc in zip(metrics, accumulators):
+            m.update(acc, ws.y, a, ws.w)
         # dL/dz of the output layer in one step where the pair allows (see losses.py);
         # otherwise dL/da, chained through the output layer's own backward.
-        value, delta = loss.value_and_delta(ws.y, a, output_activation, out=ws.delta)
+        value, delta = loss.value_and_delta(ws.y, a, output_activation, ws.delta, ws.w)
+        for layer, i in penalties:  # regularization, added to the loss as Keras adds it
+            value = value + layer.penalty(ws.layers[i])
         if delta is not None:
             delta = last.backward_z(delta, ws.layers[-1], n > 1)
         else:
-            delta = last.backward(loss.gradient(ws.y, a, out=ws.delta), ws.layers[-1], n > 1)
+            delta = loss.gradient(ws.y, a, ws.delta, ws.w)
+            delta = last.backward(delta, ws.layers[-1], n > 1)
         for i in range(n - 2, -1, -1):
             delta = layers[i].backward(delta, ws.layers[i], i > 0)
         optimizer.step(params, grads)
         totals[0] += value * ws.batch
-        for k, batch_sum in enumerate(sums, start=1):
-            totals[k] += batch_sum
         if track_finite:  # steps whose running loss is still finite: the first bad step
             totals[-1] += xp.isfinite(totals[0])
 
     return step
 
 
-def _cache_key(model: Any, y_tail: tuple[int, ...], y_dtype: Any) -> tuple[Any, tuple[Any, ...]]:
+def _cache_key(
+    model: Any, y_tail: tuple[int, ...], y_dtype: Any, weighted: bool
+) -> tuple[Any, tuple[Any, ...]]:
     """What a trainer's buffers and recorded graphs depend on: the arrays they point at (by
     identity; the key holds them, so their ids cannot be reused while it lives) and every
     setting a recorded step bakes in (hyperparameters, activations, kernel forms)."""
@@ -95,8 +118,9 @@ def _cache_key(model: Any, y_tail: tuple[int, ...], y_dtype: Any) -> tuple[Any, 
         repr(model.get_config()),
         opt.signature(),
         repr(sorted(model.loss.get_config().items())),
-        tuple(model._metric_names),
+        tuple(repr(m.get_config()) for m in model.metrics),
         y_tail,
+        weighted,
         np.dtype(str(y_dtype)).str,
         model.jit_compile,
     )
@@ -107,23 +131,26 @@ class Trainer:
     """The workspaces (per batch size), the epoch sums and the step, kept from one fit to the
     next while what they point at stays the same (``model._trainer``)."""
 
-    def __init__(self, model: Any, y_tail: tuple[int, ...], y_dtype: Any) -> None:
-        self.key, self._refs = _cache_key(model, y_tail, y_dtype)
+    def __init__(self, model: Any, y_tail: tuple[int, ...], y_dtype: Any, weighted: bool) -> None:
+        self.key, self._refs = _cache_key(model, y_tail, y_dtype, weighted)
         self.model = model
-        self.y_layout = (y_tail, y_dtype)
+        self.y_layout = (y_tail, y_dtype, weighted)
         xp = model._xp
         # loss, metrics, and on device backends the count of steps with a finite loss
-        self.totals = xp.zeros(1 + len(model.metrics) + (xp is not np), dtype=np.float64)
+        size = 1 + sum(m.size for m in model.metrics) + (xp is not np)
+        self.totals = xp.zeros(size, dtype=np.float64)
         step = make_train_step(model, self.totals)
         replay = model.jit_compile and graphs.supported(xp)  # on NumPy it changes nothing
         self.step: Any = graphs.Replayed(step, xp) if replay else step
         self.spaces: dict[int, Workspace] = {}
 
     @classmethod
-    def for_model(cls, model: Any, y_tail: tuple[int, ...], y_dtype: Any) -> Trainer:
+    def for_model(
+        cls, model: Any, y_tail: tuple[int, ...], y_dtype: Any, weighted: bool = False
+    ) -> Trainer:
         cached = model._trainer
-        if cached is None or cached.key != _cache_key(model, y_tail, y_dtype)[0]:
-            cached = model._trainer = cls(model, y_tail, y_dtype)
+        if cached is None or cached.key != _cache_key(model, y_tail, y_dtype, weighted)[0]:
+            cached = model._trainer = cls(model, y_tail, y_dtype, weighted)
         return cached
 
     def workspace(self, batch: int) -> Workspace:
@@ -143,7 +170,8 @@ class Trainer:
         self,
         X: Any,
         Y: Any,
-        validation: tuple[Any, Any] | None,
+        W: Any,
+        validation: tuple[Any, Any, Any] | None,
         batch_size: int,
         epochs: range,
         shuffle: bool,
@@ -172,10 +200,14 @@ class Trainer:
                     if order is None:
                         ws.x[...] = X[start : start + ws.batch]
                         ws.y[...] = Y[start : start + ws.batch]
+                        if W is not None:
+                            ws.w[...] = W[start : start + ws.batch]
                     else:
                         idx = order[start : start + ws.batch]
                         X.take(idx, axis=0, out=ws.x)
                         Y.take(idx, axis=0, out=ws.y)
+                        if W is not None:
+                            W.take(idx, axis=0, out=ws.w)
                     step(ws)
                     seen += ws.batch
                     if on_host and not warned and not math.isfinite(totals[0]):
@@ -187,7 +219,7 @@ class Trainer:
                         epoch, int(to_numpy(totals[-1])) if not on_host else None
                     )
                 if validation is not None:
-                    val = evaluate_arrays(model, *validation, batch_size)
+                    val = evaluate_arrays(model, *validation, batch_size=batch_size)
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 progress.epoch_end(epoch, logs)
                 for cb in callbacks:
@@ -212,26 +244,36 @@ def _warn_not_finite(epoch: int, step: int | None) -> bool:
 
 
 def _logs(model: Any, totals: Any, seen: int) -> dict[str, float]:
-    values = to_numpy(totals) / seen  # the one copy home
-    logs = {"loss": float(values[0])}
-    for name, v in zip(model._metric_names, values[1:]):
-        logs[name] = float(v)
+    values = to_numpy(totals)  # the one copy home
+    logs = {"loss": float(values[0] / seen)}
+    for name, m, part in zip(model._metric_names, model.metrics, metric_slices(model.metrics)):
+        logs[name] = m.result(values[part])
     return logs
 
 
-def evaluate_arrays(model: Any, X: Any, Y: Any, batch_size: int) -> dict[str, float]:
+def evaluate_arrays(
+    model: Any, X: Any, Y: Any, W: Any = None, batch_size: int = 32
+) -> dict[str, float]:
     """Loss and metrics of device arrays, batch by batch, summed on the device in float64.
-    The loss comes from the same function as the training step's (``value_and_delta``), so
-    the two agree to the last digit on the same weights."""
-    xp = model._xp
-    totals = xp.zeros(1 + len(model.metrics), dtype=np.float64)
-    activation = model.layers[-1].activation
+    The loss comes from the same function as the training step's (``value_and_delta``), and
+    the forward runs the same code, so the two agree to the last digit on the same weights."""
+    xp, layers = model._xp, model.layers
+    totals = xp.zeros(1 + sum(m.size for m in model.metrics), dtype=np.float64)
+    accumulators = [totals[s] for s in metric_slices(model.metrics)]
+    activation = layers[-1].activation
+    penalties = penalized(layers)
     n = X.shape[0]
     for start in range(0, n, batch_size):
         xb, yb = X[start : start + batch_size], Y[start : start + batch_size]
-        a = model(xb)
-        value, _ = model.loss.value_and_delta(yb, a, activation, out=xp.empty_like(a))
+        wb = None if W is None else W[start : start + batch_size]
+        spaces = [lyr.workspace(xb.shape[0], xp, model.dtype, False) for lyr in layers]
+        a = xb
+        for layer, lws in zip(layers, spaces):
+            a = layer.forward(a, False, lws)
+        value, _ = model.loss.value_and_delta(yb, a, activation, xp.empty_like(a), wb)
+        for layer, i in penalties:
+            value = value + layer.penalty(spaces[i])
         totals[0] += value * xb.shape[0]
-        for k, m in enumerate(model.metrics, start=1):
-            totals[k] += m.batch_sum(yb, a)
+        for m, acc in zip(model.metrics, accumulators):
+            m.update(acc, yb, a, wb)
     return _logs(model, totals, n)

@@ -15,6 +15,7 @@ Running: ``workspace(batch, xp, dtype, need_dx)`` allocates the layer's buffers 
     inference); ``backward(delta, ws, need_dx)`` takes ``dL/d(output)``, writes the gradients
     of the parameters into the grad views and returns ``dL/d(input)`` (None when
     ``need_dx`` is false). ``delta`` is a step buffer the layer may overwrite.
+Penalties: a layer whose ``regularized`` is true adds ``penalty(ws)`` to the loss.
 Output shortcut: a layer ending in an ``activation`` may also implement
     ``backward_z(delta_z, ws, need_dx)``, the same pass from ``dL/dz`` before the activation,
     which the step uses when the loss collapses the chain rule (see losses.py).
@@ -85,6 +86,14 @@ class Layer:
         raise NotImplementedError
 
     def backward(self, delta: Any, ws: Any, need_dx: bool = True) -> Any:
+        raise NotImplementedError
+
+    regularized = False  # True when ``penalty`` adds to the loss
+
+    def penalty(self, ws: Any) -> Any:
+        """The layer's addition to the loss after a forward into ``ws`` (regularization, as
+        Keras adds ``layer.losses``); its gradient is the layer's own business in ``backward``.
+        Called only when ``regularized`` is true."""
         raise NotImplementedError
 
     def __call__(self, x: Any, training: bool = False) -> Any:
