@@ -41,3 +41,28 @@ def blobs(n: int, features: int, classes: int, seed: int = 0) -> tuple[np.ndarra
     centers = rng.normal(size=(classes, features)) * 6
     y = rng.integers(0, classes, n)
     return (centers[y] + rng.normal(size=(n, features))).astype(np.float32), y
+
+
+def cli_run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    """``xpnn ARGV`` in this process: (exit status, stdout, stderr)."""
+    from xpnn import cli
+
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def cli_fails(capsys: pytest.CaptureFixture, *argv: str) -> str:
+    """Run a command that must fail with one clear line and status 2; return the line."""
+    from xpnn import cli
+
+    with pytest.raises(SystemExit) as exc:
+        cli.main(list(argv))
+    _, err = capsys.readouterr()
+    assert exc.value.code == 2
+    assert err.startswith("xpnn: error: ") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    return err.strip()

@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn import cli, datasets
+from xpnn import datasets
 from xpnn.preprocessing import Scaler
+
+from helpers import cli_fails, cli_run
 
 pytest.importorskip("sklearn")
 
@@ -25,25 +27,7 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
-    """``xpnn ARGV`` in this process: (exit status, stdout, stderr)."""
-    try:
-        code = cli.main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def fails(capsys: pytest.CaptureFixture, *argv: str) -> str:
-    """Run a command that must fail with one clear line and status 2; return the line."""
-    with pytest.raises(SystemExit) as exc:
-        cli.main(list(argv))
-    _, err = capsys.readouterr()
-    assert exc.value.code == 2
-    assert err.startswith("xpnn: error: ") and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
-    return err.strip()
+run, fails = cli_run, cli_fails
 
 
 def write_csv(path: str, header: list[str], rows: list[list]) -> str:

@@ -39,17 +39,11 @@ def test_a_diverging_run_warns_once_naming_epoch_and_step(xp: Any) -> None:
 
 
 def test_the_warning_names_the_first_bad_step(xp: Any) -> None:
-    """The step named is the first whose loss is not finite: here a weight is poisoned before
-    the third batch, so the loss of step 3 is the first NaN."""
+    """The step named is the first whose loss is not finite: a weight poisoned before the
+    epoch makes the first step's loss NaN."""
     x, y = _binary(40)
     model = _model()
-
-    class Poison(xpnn.Callback):
-        pass
-
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)  # builds, nothing wrong
-    first = model.get_weights()
-    first[0][0, 0] = np.nan
     # set_weights refuses NaN, so poison the buffer the way a diverging step would
     model._params[0:1] = xpnn.to_device(np.array([np.nan], dtype=np.float32))
     with pytest.warns(RuntimeWarning, match=r"at epoch 1, step 1\b"):
@@ -123,3 +117,34 @@ def test_loading_a_seedless_model_draws_nothing_from_the_global_sequence(tmp_pat
     got = Sequential([Input((4,)), Dense(3)]).get_weights()
     for a, b in zip(got, expected):
         np.testing.assert_array_equal(a, b)
+
+
+def test_monitoring_val_loss_without_validation_is_refused_before_training() -> None:
+    x, y = _binary()
+    model = _model()
+    with pytest.raises(ValueError, match=r"monitors 'val_loss'.*validation_data"):
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[xpnn.EarlyStopping()])
+    assert model.optimizer.iterations == 0  # nothing was trained
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[xpnn.EarlyStopping()], validation_split=0.25)
+
+
+def test_validation_data_of_the_wrong_width_is_refused_before_training() -> None:
+    """A model built by fit itself (no Input) checks validation_data against the training x."""
+    x, y = _binary()
+    model = Sequential([Dense(8, "relu"), Dense(1, "sigmoid")], seed=0)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    with pytest.raises(ValueError, match=r"validation_data x with 4 features.*received 3"):
+        model.fit(x, y, validation_data=(x[:, :3], y), epochs=1, verbose=0)
+    assert model.optimizer.iterations == 0
+
+
+def test_terminate_on_nan_stops_a_diverging_fit(xp: Any) -> None:
+    x, y = _binary()
+    model = Sequential([Input((4,)), Dense(8, "relu"), Dense(1, "linear")], seed=0)
+    model.compile(optimizer=optimizers.SGD(1e6), loss="mse")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        history = model.fit(
+            x, y * 1e3, epochs=20, batch_size=8, verbose=0, callbacks=[xpnn.TerminateOnNaN()]
+        )
+    assert len(history.history["loss"]) < 20
