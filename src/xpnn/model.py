@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import inputs, weights
+from . import distributed, inputs, weights
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
@@ -328,11 +328,17 @@ class Sequential:
             w, w_val = (None, None) if w is None else (w[: len(x)], w[len(x) :])
             validation = (x_val, y_val, w_val)
 
+        dist = distributed.current()
+        if dist is not None:  # data-parallel: every rank starts from rank 0's replica
+            dist.agree((x.shape, None if w is None else True), "the training data's shape")
+            distributed.sync_replicas(self, dist)
+            verbose = verbose if dist.is_main else 0  # rank 0 prints for the job
+
         # The data go to the device once; batches are gathered there.
         X, Y, W = to_device(x), to_device(y), None if w is None else to_device(w)
         if validation is not None:
             validation = tuple(None if v is None else to_device(v) for v in validation)
-        trainer = Trainer.for_model(self, tuple(Y.shape[1:]), Y.dtype, W is not None)
+        trainer = Trainer.for_model(self, tuple(Y.shape[1:]), Y.dtype, W is not None, dist)
 
         self.history = history = History()
         callbacks = [history, *callbacks]
@@ -370,7 +376,8 @@ class Sequential:
         self._ensure_built(x)
         w = inputs.sample_weights(sample_weight, None, y, x.shape[0], "evaluate()", self.dtype)
         W = None if w is None else to_device(w)
-        logs = evaluate_arrays(self, to_device(x), to_device(y), W, batch_size)
+        dist = distributed.current()
+        logs = evaluate_arrays(self, to_device(x), to_device(y), W, batch_size, dist)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
@@ -382,9 +389,17 @@ class Sequential:
         batch_size = inputs.positive_int(32 if batch_size is None else batch_size, "batch_size")
         x = inputs.check_x(x, "predict()", self.input_dim, self.dtype)
         self._ensure_built(x)
+        dist, n = distributed.current(), x.shape[0]
+        if dist is not None:  # each rank predicts its share; every rank gets all the rows
+            lo, hi = distributed.shares(n, dist.size)[dist.rank]
+            x = x[lo:hi]
         X = to_device(x)
         outputs = [self(X[s : s + batch_size]) for s in range(0, X.shape[0], batch_size)]
-        return to_numpy(self._xp.concatenate(outputs, axis=0))
+        if not outputs:  # an empty share
+            part = np.empty((0, self.output_units), dtype=self.dtype)
+        else:
+            part = to_numpy(self._xp.concatenate(outputs, axis=0))
+        return part if dist is None else dist.gather_rows(part, n)
 
     # -- weights ----------------------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from . import graphs
+from . import distributed, graphs
 from .backend import to_device, to_numpy
 
 __all__ = ["Workspace", "make_train_step", "Trainer", "evaluate_arrays"]
@@ -31,10 +31,19 @@ class Workspace:
     """The buffers of one training step at one batch size."""
 
     def __init__(
-        self, model: Any, batch: int, y_tail: tuple[int, ...], y_dtype: Any, weighted: bool
+        self,
+        model: Any,
+        batch: int,
+        y_tail: tuple[int, ...],
+        y_dtype: Any,
+        weighted: bool,
+        global_batch: int | None = None,
     ) -> None:
         xp, dtype = model._xp, model.dtype
         self.batch = batch
+        # data-parallel: this rank's share of a global batch, whose gradient counts for that
+        # fraction of the batch's (distributed.py)
+        self.scale = 1.0 if global_batch is None else batch / global_batch
         self.x = xp.empty((batch, model.input_dim), dtype=dtype)
         self.y = xp.empty((batch, *y_tail), dtype=y_dtype)
         self.w = xp.empty(batch, dtype=dtype) if weighted else None  # sample weights
@@ -59,9 +68,10 @@ def penalized(layers: list[Any]) -> list[tuple[Any, int]]:
     return [(layer, i) for i, layer in enumerate(layers) if getattr(layer, "regularized", False)]
 
 
-def make_train_step(model: Any, totals: Any) -> Callable[[Workspace], None]:
+def make_train_step(model: Any, totals: Any, dist: Any = None) -> Callable[[Workspace], None]:
     """The training step of ``model`` as a function of a workspace: forward, loss, backward,
-    update, sums. Everything in it is device work on fixed buffers (recordable: graphs.py)."""
+    (with ``dist``: the gradient summed over the ranks,) update, sums. Everything in it is
+    device work on fixed buffers (recordable: graphs.py)."""
     layers, loss, metrics, optimizer = model.layers, model.loss, model.metrics, model.optimizer
     params, grads = model._params, model._grads
     last, n = layers[-1], len(layers)
@@ -72,6 +82,11 @@ def make_train_step(model: Any, totals: Any) -> Callable[[Workspace], None]:
     track_finite = xp is not np  # see Trainer.run: the host checks the loss directly
 
     def step(ws: Workspace) -> None:
+        if ws.batch == 0:  # an empty share of a global batch: join the sum with zeros
+            grads.fill(0)
+            dist.allreduce(grads)
+            optimizer.step(params, grads)
+            return
         a = ws.x  # (batch, inputs)
         for layer, lws in zip(layers, ws.layers):
             a = layer.forward(a, True, lws)  # (batch, units)
@@ -89,6 +104,9 @@ def make_train_step(model: Any, totals: Any) -> Callable[[Workspace], None]:
             delta = last.backward(delta, ws.layers[-1], n > 1)
         for i in range(n - 2, -1, -1):
             delta = layers[i].backward(delta, ws.layers[i], i > 0)
+        if dist is not None:  # this share's part of the batch's gradient, summed over ranks
+            xp.multiply(grads, ws.scale, out=grads)
+            dist.allreduce(grads)
         optimizer.step(params, grads)
         totals[0] += value * ws.batch
         if track_finite:  # steps whose running loss is still finite: the first bad step
@@ -98,7 +116,7 @@ def make_train_step(model: Any, totals: Any) -> Callable[[Workspace], None]:
 
 
 def _cache_key(
-    model: Any, y_tail: tuple[int, ...], y_dtype: Any, weighted: bool
+    model: Any, y_tail: tuple[int, ...], y_dtype: Any, weighted: bool, dist: Any = None
 ) -> tuple[Any, tuple[Any, ...]]:
     """What a trainer's buffers and recorded graphs depend on: the arrays they point at (by
     identity; the key holds them, so their ids cannot be reused while it lives) and every
@@ -121,6 +139,7 @@ def _cache_key(
         tuple(repr(m.get_config()) for m in model.metrics),
         y_tail,
         weighted,
+        id(dist),
         np.dtype(str(y_dtype)).str,
         model.jit_compile,
     )
@@ -131,32 +150,42 @@ class Trainer:
     """The workspaces (per batch size), the epoch sums and the step, kept from one fit to the
     next while what they point at stays the same (``model._trainer``)."""
 
-    def __init__(self, model: Any, y_tail: tuple[int, ...], y_dtype: Any, weighted: bool) -> None:
-        self.key, self._refs = _cache_key(model, y_tail, y_dtype, weighted)
+    def __init__(
+        self, model: Any, y_tail: tuple[int, ...], y_dtype: Any, weighted: bool, dist: Any
+    ) -> None:
+        self.key, self._refs = _cache_key(model, y_tail, y_dtype, weighted, dist)
         self.model = model
+        self.dist = dist
         self.y_layout = (y_tail, y_dtype, weighted)
         xp = model._xp
         # loss, metrics, and on device backends the count of steps with a finite loss
         size = 1 + sum(m.size for m in model.metrics) + (xp is not np)
         self.totals = xp.zeros(size, dtype=np.float64)
-        step = make_train_step(model, self.totals)
+        step = make_train_step(model, self.totals, dist)
         replay = model.jit_compile and graphs.supported(xp)  # on NumPy it changes nothing
         self.step: Any = graphs.Replayed(step, xp) if replay else step
-        self.spaces: dict[int, Workspace] = {}
+        self.spaces: dict[tuple[int, int | None], Workspace] = {}
 
     @classmethod
     def for_model(
-        cls, model: Any, y_tail: tuple[int, ...], y_dtype: Any, weighted: bool = False
+        cls,
+        model: Any,
+        y_tail: tuple[int, ...],
+        y_dtype: Any,
+        weighted: bool = False,
+        dist: Any = None,
     ) -> Trainer:
         cached = model._trainer
-        if cached is None or cached.key != _cache_key(model, y_tail, y_dtype, weighted)[0]:
-            cached = model._trainer = cls(model, y_tail, y_dtype, weighted)
+        key = _cache_key(model, y_tail, y_dtype, weighted, dist)[0]
+        if cached is None or cached.key != key:
+            cached = model._trainer = cls(model, y_tail, y_dtype, weighted, dist)
         return cached
 
-    def workspace(self, batch: int) -> Workspace:
-        ws = self.spaces.get(batch)
+    def workspace(self, batch: int, global_batch: int | None = None) -> Workspace:
+        ws = self.spaces.get((batch, global_batch))
         if ws is None:
-            ws = self.spaces[batch] = Workspace(self.model, batch, *self.y_layout)
+            ws = Workspace(self.model, batch, *self.y_layout, global_batch=global_batch)
+            self.spaces[(batch, global_batch)] = ws
         return ws
 
     def stream(self) -> Any:
@@ -178,8 +207,9 @@ class Trainer:
         callbacks: list[Any],
         progress: Any,
     ) -> None:
-        """The epoch loop: shuffle, gather each batch, step, log, call back."""
-        model, totals, step = self.model, self.totals, self.step
+        """The epoch loop: shuffle, gather each batch (this rank's share of it when
+        data-parallel), step, log, call back."""
+        model, totals, step, dist = self.model, self.totals, self.step, self.dist
         n = X.shape[0]
         steps = math.ceil(n / batch_size)
         on_host = model._xp is np
@@ -190,45 +220,62 @@ class Trainer:
                     cb.on_epoch_begin(epoch)
                 progress.epoch_begin(epoch)
                 # one small host-to-device copy per epoch: the permutation, drawn on the host
-                # so that every backend shuffles identically
+                # so that every backend (and every rank) shuffles identically
                 order = to_device(model._rng.permutation(n)) if shuffle else None
                 totals.fill(0)
                 seen = 0
                 for k in range(steps):
                     start = k * batch_size
-                    ws = self.workspace(min(batch_size, n - start))
-                    if order is None:
-                        ws.x[...] = X[start : start + ws.batch]
-                        ws.y[...] = Y[start : start + ws.batch]
-                        if W is not None:
-                            ws.w[...] = W[start : start + ws.batch]
-                    else:
-                        idx = order[start : start + ws.batch]
-                        X.take(idx, axis=0, out=ws.x)
-                        Y.take(idx, axis=0, out=ws.y)
-                        if W is not None:
-                            W.take(idx, axis=0, out=ws.w)
+                    size = min(batch_size, n - start)
+                    if dist is None:
+                        ws = self.workspace(size)
+                    else:  # this rank's contiguous share of the global batch
+                        lo, hi = distributed.shares(size, dist.size)[dist.rank]
+                        ws = self.workspace(hi - lo, size)
+                        start += lo
+                    if ws.batch:
+                        _gather(ws, X, Y, W, order, start)
                     step(ws)
-                    seen += ws.batch
-                    if on_host and not warned and not math.isfinite(totals[0]):
+                    seen += size
+                    if on_host and not warned and dist is None and not math.isfinite(totals[0]):
                         warned = _warn_not_finite(epoch, k)
                     progress.step(self.logs(seen) if progress.wants_logs() else None)
+                if dist is not None:  # the epoch's sums over every rank: one reduction
+                    dist.allreduce(totals)
                 logs = self.logs(seen)
                 if not warned and not math.isfinite(logs["loss"]):
-                    warned = _warn_not_finite(
-                        epoch, int(to_numpy(totals[-1])) if not on_host else None
-                    )
+                    step_k = int(to_numpy(totals[-1])) if not on_host and dist is None else None
+                    warned = _warn_not_finite(epoch, step_k)
                 if validation is not None:
-                    val = evaluate_arrays(model, *validation, batch_size=batch_size)
+                    val = evaluate_arrays(model, *validation, batch_size=batch_size, dist=dist)
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 progress.epoch_end(epoch, logs)
                 for cb in callbacks:
                     cb.on_epoch_end(epoch, logs)
+                if dist is not None:  # stop together, whatever a callback decided where
+                    flag = np.array([float(bool(model.stop_training))])
+                    dist.allreduce(flag)
+                    model.stop_training = bool(flag[0])
                 if model.stop_training:
                     break
 
     def logs(self, seen: int) -> dict[str, float]:
         return _logs(self.model, self.totals, seen)
+
+
+def _gather(ws: Workspace, X: Any, Y: Any, W: Any, order: Any, start: int) -> None:
+    """Rows ``start .. start + ws.batch`` (of the shuffled order) into the workspace."""
+    if order is None:
+        ws.x[...] = X[start : start + ws.batch]
+        ws.y[...] = Y[start : start + ws.batch]
+        if W is not None:
+            ws.w[...] = W[start : start + ws.batch]
+    else:
+        idx = order[start : start + ws.batch]
+        X.take(idx, axis=0, out=ws.x)
+        Y.take(idx, axis=0, out=ws.y)
+        if W is not None:
+            W.take(idx, axis=0, out=ws.w)
 
 
 def _warn_not_finite(epoch: int, step: int | None) -> bool:
@@ -252,11 +299,16 @@ def _logs(model: Any, totals: Any, seen: int) -> dict[str, float]:
 
 
 def evaluate_arrays(
-    model: Any, X: Any, Y: Any, W: Any = None, batch_size: int = 32
+    model: Any, X: Any, Y: Any, W: Any = None, batch_size: int = 32, dist: Any = None
 ) -> dict[str, float]:
     """Loss and metrics of device arrays, batch by batch, summed on the device in float64.
     The loss comes from the same function as the training step's (``value_and_delta``), and
-    the forward runs the same code, so the two agree to the last digit on the same weights."""
+    the forward runs the same code, so the two agree to the last digit on the same weights.
+    With ``dist``, each rank takes its share of the rows and the sums are added up."""
+    n_all = X.shape[0]
+    if dist is not None:
+        lo, hi = distributed.shares(n_all, dist.size)[dist.rank]
+        X, Y, W = X[lo:hi], Y[lo:hi], None if W is None else W[lo:hi]
     xp, layers = model._xp, model.layers
     totals = xp.zeros(1 + sum(m.size for m in model.metrics), dtype=np.float64)
     accumulators = [totals[s] for s in metric_slices(model.metrics)]
@@ -276,4 +328,6 @@ def evaluate_arrays(
         totals[0] += value * xb.shape[0]
         for m, acc in zip(model.metrics, accumulators):
             m.update(acc, yb, a, wb)
-    return _logs(model, totals, n)
+    if dist is not None:
+        dist.allreduce(totals)
+    return _logs(model, totals, n_all)
