@@ -10,7 +10,9 @@
 #    GPU is present, so every backend-parametrised test runs on it too);
 # 3. times the loop and matrix kernels on CuPy (benchmarks/test_kernels.py);
 # 4. runs benchmarks/gpu_bench.py: xpnn (CuPy) against PyTorch CUDA eager and JAX, seconds per
-#    epoch on seed, mnist, wide and large, and the large workload's FLOP/s against SGEMM.
+#    epoch on seed, mnist, wide and large, and the large workload's FLOP/s against SGEMM;
+# 5. runs benchmarks/gpu_nccl_check.py: xpnn.distributed's NCCL allreduce with one rank, eager
+#    and recorded in a CUDA graph (skipped, not failed, without NCCL).
 # The report (markdown) is printed and written to REPORT.md; full logs go beside it in
 # REPORT-logs/. Exit status: 2 when there is no usable GPU, else 0 only if every step passed.
 set -uo pipefail
@@ -75,6 +77,12 @@ echo "== GPU benchmarks (log: $logs/bench.log)"
 "$py" benchmarks/gpu_bench.py "$logs/bench.md" 2>&1 | tee "$logs/bench.log"
 bench=${PIPESTATUS[0]}
 
+echo "== NCCL allreduce, one rank (log: $logs/nccl.log)"
+"$py" benchmarks/gpu_nccl_check.py >"$logs/nccl.log" 2>&1
+nccl=$?
+tail -n 1 "$logs/nccl.log"
+[ "$nccl" -eq 2 ] && nccl=0 # NCCL not installed: reported, not a failure
+
 {
     echo "# GPU check, $(date -u +%Y-%m-%d)"
     echo
@@ -86,10 +94,11 @@ bench=${PIPESTATUS[0]}
     echo "| NN_BACKEND=cupy pytest tests | $(tail -n 1 "$logs/tests.log") | $tests |"
     echo "| loop / matrix kernels, CuPy | $(grep -E '^forward.*cupy:' "$logs/kernels.log" |
         paste -sd ';' -) | $kernels |"
+    echo "| NCCL allreduce, one rank | $(tail -n 1 "$logs/nccl.log") | $nccl |"
     echo "| gpu_bench.py | table below | $bench |"
     echo
     [ -f "$logs/bench.md" ] && cat "$logs/bench.md"
 } >"$report"
 echo
 cat "$report"
-[ "$tests" -eq 0 ] && [ "$kernels" -eq 0 ] && [ "$bench" -eq 0 ]
+[ "$tests" -eq 0 ] && [ "$kernels" -eq 0 ] && [ "$bench" -eq 0 ] && [ "$nccl" -eq 0 ]
