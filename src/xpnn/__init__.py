@@ -1,9 +1,24 @@
 """xpnn: dense feed-forward neural networks on NumPy (CPU) or CuPy (GPU), chosen at run time.
 
-``NN_BACKEND=cupy python train.py`` trains on the GPU with no change to the code.
+``NN_BACKEND=cupy python train.py`` trains on the GPU with no change to the code, and a Keras 3
+script that builds and trains a Sequential MLP runs with ``import xpnn as keras``: the
+namespaces below mirror Keras's (``layers``, ``models``, ``utils``, ``optimizers``, ...).
 """
 
-from . import activations, callbacks, initializers, kernels, layers, losses, metrics, optimizers
+from . import (
+    activations,
+    callbacks,
+    distributed,
+    initializers,
+    kernels,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+    utils,
+)
 from .backend import (
     Backend,
     BackendError,
@@ -18,6 +33,7 @@ from .callbacks import Callback, EarlyStopping, History, LambdaCallback, Termina
 from .gradcheck import gradcheck
 from .layers import Dense, Input
 from .model import Sequential, set_random_seed
+from .models import Model
 from .saving import load_model, save_model
 from .testing.strict import transfer_counts
 
@@ -32,10 +48,12 @@ __all__ = [
     "History",
     "Input",
     "LambdaCallback",
+    "Model",
     "Sequential",
     "TerminateOnNaN",
     "activations",
     "callbacks",
+    "distributed",
     "get_backend",
     "get_xp",
     "gradcheck",
@@ -45,7 +63,9 @@ __all__ = [
     "load_model",
     "losses",
     "metrics",
+    "models",
     "optimizers",
+    "regularizers",
     "save_model",
     "set_backend",
     "set_random_seed",
@@ -53,4 +73,5 @@ __all__ = [
     "to_numpy",
     "transfer_counts",
     "use_backend",
+    "utils",
 ]

@@ -45,7 +45,7 @@ import numpy as np
 
 import xpnn
 
-from . import activations, datasets, kernels, losses
+from . import activations, datasets, kernels, losses, optimizers
 from .backend import BackendError
 from .datasets import DataError, DatasetInfo
 from .preprocessing import MinMaxScaler, Scaler, StandardScaler
@@ -696,7 +696,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--from-logits", action="store_true", help="linear output; the loss applies the squash"
     )
-    train.add_argument("--optimizer", default="adam", choices=["adam", "sgd", "rmsprop"])
+    train.add_argument("--optimizer", default="adam", choices=sorted(optimizers._REGISTRY))
     train.add_argument("--lr", type=_positive_float, help="learning rate (Keras's defaults)")
     train.add_argument("--epochs", type=_positive_int, default=50, help="default: %(default)s")
     train.add_argument("--batch-size", type=_positive_int, default=32)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import inputs
-from .backend import use_backend
+from .backend import to_numpy, use_backend
 
 __all__ = ["gradcheck"]
 
@@ -32,17 +32,32 @@ def _twin(model: Any, form: str | None, custom_objects: dict[str, Any] | None) -
     objects = {type(layer).__name__: type(layer) for layer in model.layers}
     twin = type(model).from_config(config, {**objects, **(custom_objects or {})})
     twin._build(model.input_dim, draw=False)
-    twin.set_weights([w.astype(np.float64) for w in model.get_weights()])
+    # the flat buffers as they are (the state too: a Dropout's seed is not among the weights)
+    twin._params[...] = to_numpy(model._params)
+    twin._state[...] = to_numpy(model._state)
     return twin
 
 
-def _loss_and_grads(twin: Any, loss: Any, x: np.ndarray, y: Any) -> tuple[float, np.ndarray]:
-    """The batch loss and the flat parameter gradient, by the layers' own backward."""
+def _forward(twin: Any, state: np.ndarray, x: np.ndarray) -> tuple[Any, list[Any], float]:
+    """A training forward from the same non-trainable state every time (a Dropout draws the
+    same mask, a moving statistic starts from the same value): the output, the workspaces and
+    the layers' penalties."""
+    twin._state[...] = state
     layers = twin.layers
     spaces = [lyr.workspace(x.shape[0], np, np.float64, i > 0) for i, lyr in enumerate(layers)]
     a = x
     for layer, ws in zip(layers, spaces):
         a = layer.forward(a, True, ws)
+    penalty = sum(float(lyr.penalty(ws)) for lyr, ws in zip(layers, spaces) if lyr.regularized)
+    return a, spaces, penalty
+
+
+def _loss_and_grads(
+    twin: Any, state: np.ndarray, loss: Any, x: np.ndarray, y: Any
+) -> tuple[float, np.ndarray]:
+    """The batch loss and the flat parameter gradient, by the layers' own backward."""
+    layers = twin.layers
+    a, spaces, penalty = _forward(twin, state, x)
     activation = layers[-1].activation
     value, delta = loss.value_and_delta(y, a, activation, out=np.empty_like(a))
     if delta is not None:
@@ -51,14 +66,12 @@ def _loss_and_grads(twin: Any, loss: Any, x: np.ndarray, y: Any) -> tuple[float,
         delta = layers[-1].backward(loss.gradient(y, a), spaces[-1], len(layers) > 1)
     for i in range(len(layers) - 2, -1, -1):
         delta = layers[i].backward(delta, spaces[i], i > 0)
-    return float(value), twin._grads.copy()
+    return float(value) + penalty, twin._grads.copy()
 
 
-def _loss(twin: Any, loss: Any, x: np.ndarray, y: Any) -> float:
-    a = x
-    for layer in twin.layers:
-        a = layer.forward(a, True)
-    return float(loss.value(y, a))
+def _loss(twin: Any, state: np.ndarray, loss: Any, x: np.ndarray, y: Any) -> float:
+    a, _, penalty = _forward(twin, state, x)
+    return float(loss.value(y, a)) + penalty
 
 
 def gradcheck(
@@ -91,8 +104,9 @@ def gradcheck(
     with use_backend("numpy"):
         twins = {form: _twin(model, form, custom_objects) for form in ("matrix", "loop")}
         y64 = model.loss.prepare_targets(y, (x64.shape[0], model.output_units), np.float64)
-        _, grads = _loss_and_grads(twins["matrix"], model.loss, x64, y64)
-        _, loop_grads = _loss_and_grads(twins["loop"], model.loss, x64, y64)
+        state = twins["matrix"]._state.copy()
+        _, grads = _loss_and_grads(twins["matrix"], state, model.loss, x64, y64)
+        _, loop_grads = _loss_and_grads(twins["loop"], state, model.loss, x64, y64)
         twin, params = twins["matrix"], twins["matrix"]._params
         rng = np.random.default_rng(seed)
         report: dict[str, dict[str, float]] = {}
@@ -110,9 +124,9 @@ def gradcheck(
                 for j in idx:
                     old = params[j]
                     params[j] = old + epsilon
-                    up = _loss(twin, model.loss, x64, y64)
+                    up = _loss(twin, state, model.loss, x64, y64)
                     params[j] = old - epsilon
-                    down = _loss(twin, model.loss, x64, y64)
+                    down = _loss(twin, state, model.loss, x64, y64)
                     params[j] = old
                     fd = (up - down) / (2 * epsilon)
                     worst = max(worst, abs(grads[j] - fd) / max(1e-8, abs(grads[j]) + abs(fd)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from typing import Any
 
 import numpy as np
@@ -127,7 +128,7 @@ class Sequential:
             )
         taken = {lyr.name for lyr in self.layers}
         if layer.name is None:
-            base, k = type(layer).__name__.lower(), 0
+            base, k = re.sub(r"(?<!^)(?=[A-Z])", "_", type(layer).__name__).lower(), 0
             while (candidate := base if k == 0 else f"{base}_{k}") in taken:
                 k += 1
             layer.name = candidate
@@ -192,11 +193,13 @@ class Sequential:
         self._built_layers = len(self.layers)
         self._trainer = None  # its buffers and graphs point at the old arrays
         if self.optimizer is not None:
-            self.optimizer.build(self._params)
+            self.optimizer.build(self._params, segments=weights.segments(self.layers))
 
     def count_params(self) -> int:
+        """Trainable plus non-trainable numbers, as Keras counts them (a layer's internal
+        state that Keras does not list as weights, such as Dropout's seed, is left out)."""
         self._require_built("count_params")
-        return int(self._params.size + self._state.size)
+        return sum(layer.count_params() for layer in self.layers)
 
     # -- compile --------------------------------------------------------------------------
     def compile(
@@ -239,7 +242,7 @@ class Sequential:
         self.jit_compile = jit_compile is True
         self._trainer = None
         if self.built:
-            self.optimizer.build(self._params)
+            self.optimizer.build(self._params, segments=weights.segments(self.layers))
 
     def _require_compiled(self, where: str) -> None:
         if self.loss is None or self.optimizer is None:

@@ -37,7 +37,7 @@ def summary_text(model: Any) -> str:
         count = f"{layer.count_params():,}" if model.built else "0 (unbuilt)"
         rows.append((f"{layer.name} ({type(layer).__name__})", shape, count))
     trainable = int(model._params.size) if model.built else 0
-    fixed = int(model._state.size) if model.built else 0
+    fixed = model.count_params() - trainable if model.built else 0
     size = model.dtype.itemsize
     out = [
         f'Model: "{model.name}"',

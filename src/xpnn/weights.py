@@ -14,7 +14,7 @@ import numpy as np
 
 from .backend import to_device, to_numpy
 
-__all__ = ["allocate", "get_weights", "set_weights"]
+__all__ = ["allocate", "get_weights", "set_weights", "segments"]
 
 
 def allocate(
@@ -76,8 +76,10 @@ def _slots(layers: list[Any], params: Any, state: Any) -> list[tuple[Any, int, t
         for v in layer.params:
             slots.append((params, p_off, tuple(v.shape)))
             p_off += v.size
+        listed = getattr(layer, "state_in_weights", True)
         for v in layer.state:
-            slots.append((state, s_off, tuple(v.shape)))
+            if listed:
+                slots.append((state, s_off, tuple(v.shape)))
             s_off += v.size
     return slots
 
@@ -118,3 +120,9 @@ def set_weights(layers: list[Any], params: Any, state: Any, weights: Any) -> Non
     for buf in (params, state):
         if buf.size:
             buf[...] = to_device(host[id(buf)])
+
+
+def segments(layers: list[Any]) -> list[int]:
+    """The sizes of the trainable variables end to end, in the flat buffer's order (what
+    Keras's per-variable ``clipnorm`` needs)."""
+    return [int(v.size) for layer in layers for v in layer.params]

@@ -1,4 +1,5 @@
-"""Layers behind one protocol (base.py): ``Dense``, and ``Input`` to declare the features.
+"""Layers behind one protocol (base.py): ``Dense``, ``Dropout``, ``BatchNormalization``,
+``Activation``, and ``Input`` to declare the features.
 
 ``deserialize(config)`` rebuilds a layer from its ``get_config()``; a user's own layer class
 is found through ``custom_objects={"MyLayer": MyLayer}``, as in Keras.
@@ -8,12 +9,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from .activation import Activation
 from .base import Input, Layer
+from .batch_norm import BatchNormalization
 from .dense import KERNEL_FORMS, Dense
+from .dropout import Dropout
 
-__all__ = ["Layer", "Input", "Dense", "KERNEL_FORMS", "deserialize"]
+__all__ = [
+    "Layer",
+    "Input",
+    "Dense",
+    "Dropout",
+    "BatchNormalization",
+    "Activation",
+    "KERNEL_FORMS",
+    "deserialize",
+]
 
-_BUILTIN: dict[str, type[Layer]] = {"Dense": Dense}
+_BUILTIN: dict[str, type[Layer]] = {
+    cls.__name__: cls for cls in (Dense, Dropout, BatchNormalization, Activation)
+}
 
 
 def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Layer:

@@ -19,6 +19,8 @@ Penalties: a layer whose ``regularized`` is true adds ``penalty(ws)`` to the los
 Output shortcut: a layer ending in an ``activation`` may also implement
     ``backward_z(delta_z, ws, need_dx)``, the same pass from ``dL/dz`` before the activation,
     which the step uses when the loss collapses the chain rule (see losses.py).
+Internal state: a layer whose ``state_in_weights`` is false keeps its state out of
+    ``get_weights`` and the parameter counts (Keras does not list it), though it is saved.
 Saving: ``get_config()`` (with ``class_name``) and ``from_config(config)``.
 """
 
@@ -37,6 +39,9 @@ class Layer:
     """Base class of the protocol; a layer without weights overrides only the running part."""
 
     activation: Activation | None = None  # the output activation, when the layer ends in one
+    # False for internal state Keras does not list as weights (Dropout's seed and counter):
+    # saved with the model, but not in get_weights()/set_weights() nor in the counts
+    state_in_weights = True
 
     def __init__(self, name: str | None = None) -> None:
         if name is not None and (not isinstance(name, str) or not name):
@@ -75,7 +80,9 @@ class Layer:
         """Trainable plus non-trainable numbers, as Keras counts them."""
         if self.input_dim is None:
             raise ValueError(f"Layer {self.name!r} is not built yet, so it has no weights.")
-        shapes = self.param_shapes(self.input_dim) + self.state_shapes(self.input_dim)
+        shapes = self.param_shapes(self.input_dim)
+        if self.state_in_weights:
+            shapes = shapes + self.state_shapes(self.input_dim)
         return sum(int(np.prod(s)) for s in shapes)
 
     # -- running --------------------------------------------------------------------------

@@ -4,6 +4,14 @@ The ``kernel`` is ``(inputs, units)`` and the ``bias`` ``(units,)``. Inside a mo
 views into the model's flat parameter buffer; a layer used on its own gets arrays of its own
 from ``build``. ``kernel_form`` picks the per-neuron loop or the batched matrix twin
 (kernels.py); the training step runs the matrix form into the layer's workspace.
+
+Regularizers add to the loss as Keras adds them (``keras/src/layers/layer.py``): the kernel's
+and the bias's penalties as they are, the activity regularizer's penalty of the layer's output
+``a`` divided by the batch size. Their gradients are added here, in the backward: ``dW +=
+reg.gradient(W)`` after the data term, and the activity term ``reg.gradient(a) / batch`` to
+``dL/da`` before the activation's backward. ``backward_z`` (the loss shortcut hands over
+``dL/dz``) chains that activity term through the activation itself, so the shortcut stays exact
+with an activity regularizer.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import activations, initializers
+from .. import activations, initializers, regularizers
 from ..backend import array_module, to_device, to_numpy
 from ..kernels import KERNELS, dense_backward_into, dense_forward_into
 from .base import Layer
@@ -51,7 +59,12 @@ class Dense(Layer):
         activation: a name (``"sigmoid"``, ``"relu"``, ``"linear"``, ``"tanh"``,
             ``"softmax"``), an ``Activation``, or None for linear.
         use_bias: whether to add a bias vector.
-        kernel_initializer, bias_initializer: initialiser names, as in Keras.
+        kernel_initializer, bias_initializer: initialisers, by name (``"glorot_uniform"``,
+            ``"zeros"``, ...) or instance (``xpnn.initializers.HeNormal(seed=1)``).
+        kernel_regularizer, bias_regularizer: a penalty on the weights (``"l2"``,
+            ``xpnn.regularizers.L1L2(l1=1e-4)``, ...) or None.
+        activity_regularizer: a penalty on the layer's output, divided by the batch size, or
+            None.
         name: the layer's name (unique names are made up when None).
         kernel_form: ``"loop"`` (per-neuron, for teaching) or ``"matrix"``; None follows the
             model's ``kernel`` setting. (Named so because ``kernel`` is the weight matrix.)
@@ -62,8 +75,11 @@ class Dense(Layer):
         units: int,
         activation: str | activations.Activation | None = None,
         use_bias: bool = True,
-        kernel_initializer: str = "glorot_uniform",
-        bias_initializer: str = "zeros",
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
         name: str | None = None,
         kernel_form: str | None = None,
     ) -> None:
@@ -76,10 +92,16 @@ class Dense(Layer):
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        initializers.get(kernel_initializer)
-        initializers.get(bias_initializer)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        # the config records a name as given, an instance serialized
+        self._initializer_configs = (
+            initializers.identifier_config(kernel_initializer),
+            initializers.identifier_config(bias_initializer),
+        )
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.kernel_form = check_kernel_form(kernel_form, "kernel_form")
         self.default_form = "matrix"  # the form when kernel_form is None (a model sets it)
 
@@ -106,8 +128,8 @@ class Dense(Layer):
 
     def initial_params(self, input_dim: int, rng: np.random.Generator) -> list[np.ndarray]:
         """Freshly drawn host weights (float64), in ``param_shapes`` order."""
-        names = [self.kernel_initializer, self.bias_initializer]
-        return [initializers.get(n)(s, rng) for n, s in zip(names, self.param_shapes(input_dim))]
+        inits = [self.kernel_initializer, self.bias_initializer]
+        return [init(s, rng) for init, s in zip(inits, self.param_shapes(input_dim))]
 
     def build(
         self, input_shape: tuple[int, ...] | int, seed: int | None = None, dtype: str = "float32"
@@ -137,24 +159,65 @@ class Dense(Layer):
             ws.a[...] = a
         return ws.a
 
+    @property
+    def regularized(self) -> bool:
+        """True when a regularizer adds to the loss."""
+        return (
+            self.kernel_regularizer is not None
+            or self.activity_regularizer is not None
+            or (self.bias_regularizer is not None and self.use_bias)
+        )
+
+    def penalty(self, ws: _Buffers) -> Any:
+        """The regularizers' addition to the loss after a forward into ``ws``: the weights'
+        penalties plus the output's divided by the batch size (Keras's ``layer.losses``)."""
+        terms = []  # Keras's order: the output's penalty (added at call), then the weights'
+        if self.activity_regularizer is not None:
+            terms.append(self.activity_regularizer.penalty(ws.a) / ws.a.shape[0])
+        if self.kernel_regularizer is not None:
+            terms.append(self.kernel_regularizer.penalty(self.kernel))
+        if self.bias_regularizer is not None and self.use_bias:
+            terms.append(self.bias_regularizer.penalty(self.bias))
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        return total
+
     def backward(self, delta: Any, ws: _Buffers, need_dx: bool = True) -> Any:
+        if self.activity_regularizer is not None:
+            delta += self._activity_gradient(ws)  # dL/da gains the output's penalty
         return self._backward(delta, ws, need_dx, self.activation)
 
     def backward_z(self, delta_z: Any, ws: _Buffers, need_dx: bool = True) -> Any:
+        if self.activity_regularizer is not None:
+            # the loss's dL/dz came through the shortcut; the output's penalty still has to
+            # pass through the activation (a vector-Jacobian product for softmax)
+            g = self._activity_gradient(ws)
+            delta_z += self.activation.backward(g, ws.z, ws.a, out=g)
         return self._backward(delta_z, ws, need_dx, activations.linear)
+
+    def _activity_gradient(self, ws: _Buffers) -> Any:
+        g = self.activity_regularizer.gradient(ws.a)  # a new array: free to overwrite
+        g /= ws.a.shape[0]
+        return g
 
     def _backward(self, delta: Any, ws: _Buffers, need_dx: bool, activation: Any) -> Any:
         dW = self.grads[0]
         db = self.grads[1] if self.use_bias else None
         dx = ws.dx if need_dx else None
         if self.form == "matrix":
-            return dense_backward_into(delta, ws.x, self.kernel, ws.z, ws.a, activation, dW, db, dx)
-        grads = KERNELS[self.form][1](delta, ws.x, self.kernel, ws.z, ws.a, activation)
-        dW[...] = grads[0]
-        if db is not None:
-            db[...] = grads[1]
-        if dx is not None:
-            dx[...] = grads[2]
+            dx = dense_backward_into(delta, ws.x, self.kernel, ws.z, ws.a, activation, dW, db, dx)
+        else:
+            grads = KERNELS[self.form][1](delta, ws.x, self.kernel, ws.z, ws.a, activation)
+            dW[...] = grads[0]
+            if db is not None:
+                db[...] = grads[1]
+            if dx is not None:
+                dx[...] = grads[2]
+        if self.kernel_regularizer is not None:
+            dW += self.kernel_regularizer.gradient(self.kernel)
+        if self.bias_regularizer is not None and db is not None:
+            db += self.bias_regularizer.gradient(self.bias)
         return dx
 
     # -- weights of a stand-alone layer -------------------------------------------------------
@@ -188,8 +251,11 @@ class Dense(Layer):
             "units": self.units,
             "activation": self.activation.name,
             "use_bias": self.use_bias,
-            "kernel_initializer": self.kernel_initializer,
-            "bias_initializer": self.bias_initializer,
+            "kernel_initializer": self._initializer_configs[0],
+            "bias_initializer": self._initializer_configs[1],
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
             "kernel_form": self.kernel_form,
         }
 
