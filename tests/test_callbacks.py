@@ -1,11 +1,18 @@
 """Callbacks: EarlyStopping stops and restores as Keras 3 does (NaN never counts as best);
 TerminateOnNaN stops a diverging run; check_monitors refuses a key the logs will not have
 before training; custom callbacks see every epoch with host floats; a callback can stop
-training."""
+training; ModelCheckpoint, ReduceLROnPlateau, LearningRateScheduler and CSVLogger act on real
+fits (their decisions against Keras's own are in test_callbacks_keras.py); wants_batch_hooks
+asks fit for the per-batch hooks only when a callback has one."""
 
 from __future__ import annotations
 
+import csv
+import os
+import re
 from collections.abc import Iterable
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -13,6 +20,15 @@ import pytest
 
 import xpnn
 from xpnn import Dense, Input, Sequential
+from xpnn.callbacks import (
+    CSVLogger,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    wants_batch_hooks,
+)
+
+from helpers import blobs
 
 
 def _setup(seed: int = 0) -> tuple[Sequential, np.ndarray, np.ndarray]:
@@ -350,7 +366,10 @@ def test_terminate_on_nan_stops_a_diverging_fit_after_the_first_epoch(
     model, x, y = _diverging()
     history = model.fit(x, y, epochs=5, batch_size=8, verbose=0, callbacks=[xpnn.TerminateOnNaN()])
     assert history.epoch == [0] and model.stop_training
-    assert "Epoch 1: Invalid loss, terminating training" in capsys.readouterr().out
+    # at the first NaN batch where fit calls the batch hooks (test_callbacks_keras.py), else
+    # at the end of the epoch
+    out = capsys.readouterr().out
+    assert re.fullmatch(r"(Batch \d|Epoch 1): Invalid loss, terminating training\n", out), out
 
 
 def test_terminate_on_nan_leaves_a_healthy_run_alone(xp: Any) -> None:
@@ -485,3 +504,494 @@ def test_history_plot_draws_or_says_what_to_install(tmp_path: Any) -> None:
         return
     history.plot(path=str(tmp_path / "h.png"))
     assert (tmp_path / "h.png").stat().st_size > 0
+
+
+# -- the Callback base and the per-batch hooks ----------------------------------------------------
+def test_the_base_callback_has_every_keras_hook_and_params() -> None:
+    cb = xpnn.Callback()
+    assert cb.model is None and cb.params is None
+    cb.set_params({"epochs": 3, "steps": 2, "verbose": 0})
+    assert cb.params == {"epochs": 3, "steps": 2, "verbose": 0}
+    for hook in ["on_train_begin", "on_train_end", "on_test_begin", "on_test_end"]:
+        assert getattr(cb, hook)({}) is None
+    for hook in ["on_predict_begin", "on_predict_end"]:
+        assert getattr(cb, hook)({}) is None
+    for hook in [
+        "on_epoch_begin",
+        "on_epoch_end",
+        "on_train_batch_begin",
+        "on_train_batch_end",
+        "on_batch_begin",
+        "on_batch_end",
+        "on_test_batch_begin",
+        "on_test_batch_end",
+        "on_predict_batch_begin",
+        "on_predict_batch_end",
+    ]:
+        assert getattr(cb, hook)(0, {}) is None
+
+
+def test_the_old_batch_names_are_what_the_train_batch_hooks_call() -> None:
+    """Keras: on_train_batch_begin/end call on_batch_begin/end, so a callback written with the
+    old names (TerminateOnNaN's on_batch_end) runs when fit calls the new ones."""
+    seen: list[tuple[str, int, Any]] = []
+
+    class Old(xpnn.Callback):
+        def on_batch_begin(self, batch: int, logs: Any = None) -> None:
+            seen.append(("begin", batch, logs))
+
+        def on_batch_end(self, batch: int, logs: Any = None) -> None:
+            seen.append(("end", batch, logs))
+
+    Old().on_train_batch_begin(3, {})
+    Old().on_train_batch_end(3, {"loss": 0.5})
+    assert seen == [("begin", 3, {}), ("end", 3, {"loss": 0.5})]
+    stop = xpnn.TerminateOnNaN()
+    stop.set_model(FakeModel())
+    stop.on_train_batch_end(4, {"loss": np.nan})
+    assert stop.model.stop_training
+
+
+def _batch_callback(hook: str) -> xpnn.Callback:
+    cls = type("Own", (xpnn.Callback,), {hook: lambda self, batch, logs=None: None})
+    return cls()
+
+
+class OwnCheckpoint(ModelCheckpoint):
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        super().on_train_batch_end(batch, logs)
+
+
+def test_wants_batch_hooks_only_where_a_callback_has_one(tmp_path: Path) -> None:
+    path = str(tmp_path / "m.xpnn")
+    quiet = [
+        xpnn.History(),
+        xpnn.EarlyStopping(),
+        ReduceLROnPlateau(),
+        LearningRateScheduler(lambda epoch, lr: lr),
+        CSVLogger(str(tmp_path / "log.csv")),
+        ModelCheckpoint(path),  # per epoch: no batch logs needed, no sync per step
+        xpnn.LambdaCallback(on_epoch_end=print, on_train_end=print, on_test_end=print),
+        _batch_callback("on_test_batch_end"),
+    ]
+    assert not wants_batch_hooks(quiet) and not wants_batch_hooks([])
+    for wanting in [
+        xpnn.TerminateOnNaN(),  # Keras checks every batch
+        _batch_callback("on_train_batch_begin"),
+        _batch_callback("on_train_batch_end"),
+        _batch_callback("on_batch_begin"),
+        _batch_callback("on_batch_end"),
+        xpnn.LambdaCallback(on_train_batch_begin=print),
+        xpnn.LambdaCallback(on_train_batch_end=print),
+        xpnn.LambdaCallback(on_batch_end=print),
+        ModelCheckpoint(path, save_freq=5),
+        OwnCheckpoint(path),
+    ]:
+        assert wants_batch_hooks([*quiet, wanting]), wanting
+
+
+# -- LambdaCallback -----------------------------------------------------------------------------
+def test_lambda_callback_takes_every_keras_hook() -> None:
+    seen: list[tuple[Any, ...]] = []
+    hook = xpnn.LambdaCallback(
+        on_train_batch_begin=lambda batch, logs: seen.append(("b", batch)),
+        on_train_batch_end=lambda batch, logs: seen.append(("e", batch, logs["loss"])),
+        on_test_end=lambda logs: seen.append(("test_end",)),
+    )
+    hook.on_train_batch_begin(0, {})
+    hook.on_train_batch_end(0, {"loss": 0.25})
+    hook.on_test_end({})
+    hook.on_epoch_end(0, {})  # not given: the base's, which does nothing
+    assert seen == [("b", 0), ("e", 0, 0.25), ("test_end",)]
+
+
+def test_lambda_callback_refuses_an_unknown_hook_or_a_non_function() -> None:
+    with pytest.raises(TypeError, match=r"unknown hook\(s\) on_epoch_ends; the hooks are: "):
+        xpnn.LambdaCallback(on_epoch_ends=print)
+    with pytest.raises(TypeError, match=r"on_epoch_end must be callable, received 3"):
+        xpnn.LambdaCallback(on_epoch_end=3)
+
+
+# -- ReduceLROnPlateau ---------------------------------------------------------------------------
+def test_reduce_lr_on_plateau_defaults_are_keras() -> None:
+    reduce = ReduceLROnPlateau()
+    assert (reduce.monitor, reduce.factor, reduce.patience, reduce.verbose) == (
+        "val_loss",
+        0.1,
+        10,
+        0,
+    )
+    assert (reduce.mode, reduce.min_delta, reduce.cooldown, reduce.min_lr) == ("min", -1e-4, 0, 0.0)
+    assert ReduceLROnPlateau("val_accuracy").mode == "max"
+    assert reduce.adds_to_logs == ("learning_rate",)
+
+
+def _blobs_model(lr: float = 0.1, seed: int = 0) -> tuple[Sequential, np.ndarray, np.ndarray]:
+    x, y = blobs(40, 3, 2, seed=seed)
+    model = Sequential([Input((3,)), Dense(4, "tanh"), Dense(1, "sigmoid")], seed=seed)
+    model.compile(xpnn.optimizers.SGD(lr), "binary_crossentropy", metrics=["accuracy"])
+    return model, x, y
+
+
+def test_reduce_lr_on_plateau_reaches_the_step(xp: Any) -> None:
+    """The reduced rate is the one the training step uses: reduced to ~1e-31 after epoch 1,
+    the float32 weights stop moving."""
+    model, x, y = _blobs_model()
+    recorder = Recorder()
+    reduce = ReduceLROnPlateau("s", factor=1e-30, patience=0)  # reduces after epochs 1, 2, 3
+    _fit(model, x, y, 4, Scripted("s", [1.0, 2.0, 3.0, 4.0]), reduce, recorder)
+    rates = [logs["learning_rate"] for logs in recorder.logs]  # the rate each epoch used
+    assert rates == pytest.approx([0.1, 0.1, 1e-31, 1e-61], rel=1e-9, abs=0)
+    assert model.optimizer.learning_rate == pytest.approx(1e-91, rel=1e-9, abs=0)
+    assert not _same(recorder.weights[0], recorder.weights[1])  # 0.1 moves the weights
+    assert _same(recorder.weights[1], recorder.weights[2])
+
+
+def test_reduce_lr_on_plateau_never_counts_nan_as_an_improvement() -> None:
+    """Keras takes a NaN first value as the best, which nothing then beats, and reduces after
+    every later epoch (test_callbacks_keras.py records it); here a NaN epoch is one without
+    improvement and the values after it are judged as usual."""
+    model, x, y = _blobs_model()
+    recorder = Recorder()
+    reduce = ReduceLROnPlateau("s", factor=0.5, patience=1)
+    values = [np.nan, 1.0, 0.9, 0.9, 0.9, 0.9]
+    _fit(model, x, y, 6, Scripted("s", values), reduce, recorder)
+    rates = [logs["learning_rate"] for logs in recorder.logs]
+    assert rates == pytest.approx([0.1, 0.05, 0.05, 0.05, 0.025, 0.0125])
+    assert reduce.best == 0.9
+
+
+def test_reduce_lr_on_plateau_says_so_and_starts_afresh(capsys: pytest.CaptureFixture) -> None:
+    model, x, y = _blobs_model()
+    reduce = ReduceLROnPlateau("s", patience=1, verbose=1, cooldown=3)
+    _fit(model, x, y, 3, Scripted("s", [1.0, 2.0, 3.0]), reduce)
+    expected = "\nEpoch 2: ReduceLROnPlateau reducing learning rate to 0.010000000000000002.\n"
+    assert capsys.readouterr().out == expected
+    assert (reduce.best, reduce.wait, reduce.cooldown_counter) == (1.0, 0, 2)
+    _fit(model, x, y, 1, Scripted("s", [5.0]), reduce)  # a new fit: no best, no cooldown
+    assert (reduce.best, reduce.wait, reduce.cooldown_counter) == (5.0, 0, 0)
+
+
+def test_reduce_lr_on_plateau_is_checked_before_training() -> None:
+    model, x, y = _blobs_model()
+    with pytest.raises(ValueError, match=r"^ReduceLROnPlateau monitors 'val_loss'.*validation"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[ReduceLROnPlateau()])
+    # the rate it puts in the logs may be watched by a callback after it
+    watcher = xpnn.EarlyStopping("learning_rate", mode="max")
+    xpnn.callbacks.check_monitors([ReduceLROnPlateau("loss"), watcher], ["loss"])
+    with pytest.raises(ValueError, match="monitors 'learning_rate'"):
+        xpnn.callbacks.check_monitors([watcher, ReduceLROnPlateau("loss")], ["loss"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"factor": 1.0}, r"factor in \(0, 1\) .*received factor=1\.0\."),
+        ({"factor": 0}, r"factor in \(0, 1\)"),
+        ({"factor": "half"}, r"factor must be a number, received 'half'"),
+        ({"patience": -1}, "patience must be a non-negative integer, received -1"),
+        ({"cooldown": 1.5}, "cooldown must be a non-negative integer, received 1.5"),
+        ({"min_lr": -0.1}, "min_lr must be a non-negative number, received -0.1"),
+        ({"min_delta": None}, "min_delta must be a number, received None"),
+        ({"mode": "down"}, "mode must be 'auto', 'min' or 'max', received 'down'"),
+    ],
+)
+def test_reduce_lr_on_plateau_arguments_are_checked(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ReduceLROnPlateau(**kwargs)
+
+
+# -- LearningRateScheduler -----------------------------------------------------------------------
+def test_learning_rate_scheduler_reaches_the_step(xp: Any, capsys: pytest.CaptureFixture) -> None:
+    """The scheduled rate is the one the training step uses: at 1e-30 the weights stop."""
+    model, x, y = _blobs_model()
+    initial = model.get_weights()
+    recorder = Recorder()
+    scheduler = LearningRateScheduler(lambda epoch, lr: 0.5 if epoch == 0 else 1e-30, verbose=1)
+    _fit(model, x, y, 3, scheduler, recorder)
+    assert not _same(initial, recorder.weights[0])
+    assert _same(recorder.weights[0], recorder.weights[1])  # 1e-30 moves no float32 weight
+    assert _same(recorder.weights[1], recorder.weights[2])
+    assert [logs["learning_rate"] for logs in recorder.logs] == [0.5, 1e-30, 1e-30]
+    assert capsys.readouterr().out == "".join(
+        f"\nEpoch {e}: LearningRateScheduler setting learning rate to {r}.\n"
+        for e, r in [(1, 0.5), (2, 1e-30), (3, 1e-30)]
+    )
+
+
+def test_learning_rate_scheduler_takes_either_form_of_schedule() -> None:
+    model, x, y = _blobs_model()
+    seen: list[tuple[Any, ...]] = []
+    _fit(model, x, y, 2, LearningRateScheduler(lambda epoch: seen.append((epoch,)) or 0.25))
+    assert seen == [(0,), (1,)] and model.optimizer.learning_rate == 0.25
+
+    def schedule(epoch: int, lr: float) -> Any:
+        seen.append((epoch, lr))
+        return np.float32(0.5) if epoch == 0 else 2  # NumPy floats and ints are numbers too
+
+    seen.clear()
+    _fit(model, x, y, 2, LearningRateScheduler(schedule))
+    assert seen == [(0, 0.25), (1, 0.5)] and model.optimizer.learning_rate == 2.0
+
+
+def test_a_type_error_inside_the_schedule_is_not_hidden() -> None:
+    """Keras calls schedule(epoch) after any TypeError from schedule(epoch, lr), which hides
+    the schedule's own error behind a confusing second one; the signature decides here."""
+
+    def schedule(epoch: int, lr: float) -> float:
+        return lr * "0.5"  # type: ignore[operator]
+
+    model, x, y = _blobs_model()
+    with pytest.raises(TypeError, match="can't multiply sequence"):
+        _fit(model, x, y, 1, LearningRateScheduler(schedule))
+
+
+@pytest.mark.parametrize("value", [None, "0.1", 0, -0.1, np.nan, np.inf, True, [0.1]])
+def test_learning_rate_scheduler_refuses_what_is_not_a_rate(value: Any) -> None:
+    model, x, y = _blobs_model()
+    scheduler = LearningRateScheduler(lambda epoch, lr: value)
+    with pytest.raises(
+        ValueError,
+        match=r"^LearningRateScheduler: schedule\(0, 0\.1\) returned .*; the schedule must "
+        r"return a positive finite number, the new learning rate\.$",
+    ):
+        _fit(model, x, y, 1, scheduler)
+    assert model.optimizer.learning_rate == 0.1  # left as it was
+    with pytest.raises(TypeError, match=r"schedule must be a function \(epoch, lr\)"):
+        LearningRateScheduler(0.1)  # type: ignore[arg-type]
+
+
+# -- ModelCheckpoint -----------------------------------------------------------------------------
+def test_model_checkpoint_defaults_are_keras(tmp_path: Path) -> None:
+    cb = ModelCheckpoint(tmp_path / "m.keras")
+    assert cb.filepath == str(tmp_path / "m.keras")  # a PathLike becomes its string
+    assert (cb.monitor, cb.verbose, cb.save_best_only, cb.save_weights_only) == (
+        "val_loss",
+        0,
+        False,
+        False,
+    )
+    assert (cb.mode, cb.save_freq, cb.best) == ("min", "epoch", None)
+    assert ModelCheckpoint("m.xpnn", "val_accuracy").mode == "max"
+    assert ModelCheckpoint("m.xpnn", initial_value_threshold=0.5).best == 0.5
+
+
+def test_model_checkpoint_keeps_the_best_model(xp: Any, tmp_path: Path) -> None:
+    """save_best_only on the real val_loss: the file holds the best epoch's model, which
+    load_model gives back with its weights."""
+    model, x, y = _blobs_model(lr=3.0, seed=3)  # erratic, so that some epochs are worse
+    recorder = Recorder()
+    path = tmp_path / "best.xpnn"
+    checkpoint = ModelCheckpoint(path, save_best_only=True)
+    history = model.fit(
+        x, y, epochs=12, validation_split=0.3, verbose=0, callbacks=[checkpoint, recorder]
+    )
+    val = history.history["val_loss"]
+    best = int(np.argmin(val))
+    assert checkpoint.best == val[best]
+    assert _same(xpnn.load_model(str(path)).get_weights(), recorder.weights[best])
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".xpnn"])
+def test_model_checkpoint_saves_a_model_with_model_save(
+    suffix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both suffixes go to model.save, which picks the format by suffix."""
+    model, x, y = _blobs_model()
+    saved: list[str] = []
+    monkeypatch.setattr(model, "save", saved.append)
+    pattern = str(tmp_path / "new" / f"{{epoch}}-{{loss:.1f}}{suffix}")
+    _fit(model, x, y, 2, Scripted("loss", [0.25, 0.5]), ModelCheckpoint(pattern))
+    assert saved == [str(tmp_path / "new" / f"{n}{suffix}") for n in ("1-0.2", "2-0.5")]
+    assert (tmp_path / "new").is_dir()  # a missing folder is made, as Keras does
+
+
+@pytest.mark.parametrize("suffix", [".weights.h5", ".weights.npz"])
+def test_model_checkpoint_saves_weights_with_save_weights(
+    suffix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, x, y = _blobs_model()
+    saved: list[str] = []
+    monkeypatch.setattr(model, "save_weights", saved.append, raising=False)
+    monkeypatch.setattr(model, "save", lambda path: pytest.fail("save_weights_only saves weights"))
+    checkpoint = ModelCheckpoint(
+        str(tmp_path / f"w{{epoch}}{suffix}"), "s", save_best_only=True, save_weights_only=True
+    )
+    _fit(model, x, y, 3, Scripted("s", [0.3, 0.4, 0.2]), checkpoint)
+    assert saved == [str(tmp_path / f"w{n}{suffix}") for n in (1, 3)]
+
+
+@pytest.mark.parametrize("suffix", [".weights.npz", ".weights.h5"])
+def test_weights_checkpoints_load_back(suffix: str, tmp_path: Path) -> None:
+    if suffix.endswith(".h5"):
+        pytest.importorskip("h5py")
+    model, x, y = _blobs_model()
+    recorder = Recorder()
+    path = tmp_path / f"best{suffix}"
+    checkpoint = ModelCheckpoint(path, "s", save_best_only=True, save_weights_only=True)
+    _fit(model, x, y, 3, Scripted("s", [0.3, 0.2, 0.4]), checkpoint, recorder)
+    fresh, _, _ = _blobs_model(seed=1)
+    fresh.load_weights(str(path))
+    assert _same(fresh.get_weights(), recorder.weights[1])
+
+
+def test_model_checkpoint_never_takes_nan_as_the_best(tmp_path: Path) -> None:
+    """Keras saves a NaN first epoch and then no better one (test_callbacks_keras.py)."""
+    model, x, y = _blobs_model()
+    checkpoint = ModelCheckpoint(str(tmp_path / "{epoch}.xpnn"), "s", save_best_only=True)
+    _fit(model, x, y, 4, Scripted("s", [np.nan, 0.5, np.nan, 0.4]), checkpoint)
+    assert sorted(os.listdir(tmp_path)) == ["2.xpnn", "4.xpnn"] and checkpoint.best == 0.4
+
+
+def test_model_checkpoint_keeps_its_best_across_fits(tmp_path: Path) -> None:
+    """As Keras: best is not reset by a new fit, so continuing training never overwrites the
+    best checkpoint with a worse model."""
+    model, x, y = _blobs_model()
+    checkpoint = ModelCheckpoint(str(tmp_path / "{epoch}.xpnn"), "s", save_best_only=True)
+    _fit(model, x, y, 2, Scripted("s", [0.5, 0.4]), checkpoint)
+    _fit(model, x, y, 2, Scripted("s", [0.45, 0.3]), checkpoint)
+    assert sorted(os.listdir(tmp_path)) == ["1.xpnn", "2.xpnn"]  # the second fit's 2 is 0.3
+    assert checkpoint.best == 0.3
+
+
+def test_model_checkpoint_is_checked_before_training_only_when_it_reads_the_key(
+    tmp_path: Path,
+) -> None:
+    model, x, y = _blobs_model()
+    path = str(tmp_path / "m.xpnn")
+    _fit(model, x, y, 1, ModelCheckpoint(path))  # the default val_loss is never read: fine
+    with pytest.raises(ValueError, match=r"^ModelCheckpoint monitors 'val_loss'.*validation"):
+        _fit(model, x, y, 1, ModelCheckpoint(path, save_best_only=True))
+
+
+def test_model_checkpoint_per_batch_judges_the_running_logs(tmp_path: Path) -> None:
+    model, x, y = _blobs_model()
+    checkpoint = ModelCheckpoint(
+        str(tmp_path / "{epoch}-{batch}.xpnn"), "loss", save_best_only=True, save_freq=1
+    )
+    checkpoint.set_model(model)
+    checkpoint.on_train_begin({})
+    checkpoint.on_epoch_begin(0, {})
+    for batch, loss in enumerate([0.5, 0.6, 0.4]):
+        checkpoint.on_train_batch_begin(batch, {})
+        checkpoint.on_train_batch_end(batch, {"loss": loss})
+    checkpoint.on_epoch_end(0, {"loss": 0.1})  # saving per batch: the epoch's end saves nothing
+    assert sorted(os.listdir(tmp_path)) == ["1-1.xpnn", "1-3.xpnn"]
+    with pytest.raises(ValueError, match=r"monitors 'loss', which the epoch logs will not have"):
+        checkpoint.on_train_batch_end(3, {"accuracy": 0.5})
+
+
+def test_model_checkpoint_file_errors(tmp_path: Path) -> None:
+    model, x, y = _blobs_model()
+    with pytest.raises(
+        KeyError, match=r"filepath: '.*\{val_f1\}\.xpnn': it names 'val_f1', and the fields"
+    ):
+        _fit(model, x, y, 1, ModelCheckpoint(str(tmp_path / "{val_f1}.xpnn")))
+    (tmp_path / "taken.xpnn").mkdir()
+    with pytest.raises(IsADirectoryError, match="non-directory filepath for ModelCheckpoint"):
+        _fit(model, x, y, 1, ModelCheckpoint(str(tmp_path / "taken.xpnn")))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"filepath": "m.h5"}, ValueError, r"a whole model must end in '\.keras' or '\.xpnn', "),
+        ({"filepath": "m.weights.h5"}, ValueError, r"must end in '\.keras' or '\.xpnn'"),
+        (
+            {"filepath": "m.keras", "save_weights_only": True},
+            ValueError,
+            r"weights \(save_weights_only=True\) must end in '\.weights\.h5' or "
+            r"'\.weights\.npz', received filepath='m\.keras'\.",
+        ),
+        ({"filepath": 3}, TypeError, r"filepath must be a path \(str or PathLike\), received 3"),
+        ({"save_freq": "batch"}, ValueError, r"save_freq must be 'epoch' or a positive integer"),
+        ({"save_freq": 0}, ValueError, "received 0"),
+        ({"save_freq": True}, ValueError, "received True"),
+        ({"mode": "best"}, ValueError, "mode must be 'auto', 'min' or 'max', received 'best'"),
+        ({"initial_value_threshold": "low"}, ValueError, "initial_value_threshold must be a"),
+        (
+            {"save_best_only": True, "save_freq": 10},
+            ValueError,
+            r"save_freq=10 judges save_best_only on the training batches' logs.*'val_loss'",
+        ),
+    ],
+)
+def test_model_checkpoint_arguments_are_checked(
+    kwargs: dict[str, Any], error: type, message: str
+) -> None:
+    kwargs.setdefault("filepath", "m.xpnn")
+    with pytest.raises(error, match=message):
+        ModelCheckpoint(**kwargs)
+
+
+# -- CSVLogger -----------------------------------------------------------------------------------
+def test_csv_logger_writes_the_epoch_logs(xp: Any, tmp_path: Path) -> None:
+    model, x, y = _blobs_model()
+    path = tmp_path / "log.csv"
+    logger = CSVLogger(path)
+    history = model.fit(x, y, epochs=3, validation_split=0.25, verbose=0, callbacks=[logger])
+    assert logger.csv_file.closed  # closed at the end of training
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    assert [int(r[0]) for r in rows[1:]] == [0, 1, 2]
+    for column, key in enumerate(rows[0][1:], start=1):
+        assert [float(r[column]) for r in rows[1:]] == history.history[key]  # every digit
+
+
+def test_csv_logger_appends_a_header_only_to_an_empty_file(tmp_path: Path) -> None:
+    model, x, y = _blobs_model()
+    path = tmp_path / "log.csv"
+    path.write_text("")
+    _fit(model, x, y, 1, CSVLogger(path, separator="\t", append=True))
+    _fit(model, x, y, 1, CSVLogger(path, separator="\t", append=True))
+    lines = path.read_text().splitlines()
+    assert lines[0] == "epoch\taccuracy\tloss\tval_accuracy\tval_loss"
+    assert [line.split("\t")[:1] for line in lines[1:]] == [["0"], ["0"]]
+    assert [line.split("\t")[-2:] for line in lines[1:]] == [["NA", "NA"]] * 2
+
+
+@pytest.mark.parametrize("separator", ["", ";;", "\n", 1])
+def test_csv_logger_separator_is_one_character(separator: Any) -> None:
+    with pytest.raises(ValueError, match=r"separator must be one character, received"):
+        CSVLogger("log.csv", separator=separator)
+
+
+def test_reduce_lr_on_plateau_stops_at_min_lr(capsys: pytest.CaptureFixture) -> None:
+    """Once the rate is min_lr nothing more happens: no message, no new cooldown (Keras:
+    only a rate above min_lr is reduced)."""
+    model, x, y = _blobs_model()
+    reduce = ReduceLROnPlateau("s", factor=0.25, patience=0, min_lr=0.05, cooldown=1, verbose=1)
+    _fit(model, x, y, 6, Scripted("s", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), reduce)
+    expected = "\nEpoch 2: ReduceLROnPlateau reducing learning rate to 0.05.\n"
+    assert capsys.readouterr().out == expected and model.optimizer.learning_rate == 0.05
+    assert reduce.cooldown_counter == 0 and reduce.wait == 4  # counting, nothing to cut
+
+
+@pytest.mark.parametrize("main", [True, False])
+def test_only_rank_0_writes_and_prints_but_every_rank_decides(
+    main: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """In a data-parallel job every rank gets the same epoch logs: all keep the same best and
+    the same rate, and rank 0 alone writes the checkpoint and the CSV file and prints."""
+    model, _, _ = _blobs_model()
+    monkeypatch.setattr(xpnn.distributed, "current", lambda: SimpleNamespace(is_main=main))
+    callbacks = [
+        ModelCheckpoint(tmp_path / "m.xpnn", "s", verbose=1, save_best_only=True),
+        CSVLogger(tmp_path / "log.csv"),
+        ReduceLROnPlateau("s", patience=0, verbose=1),
+        xpnn.EarlyStopping("s", patience=0, verbose=1),
+    ]
+    for cb in callbacks:
+        cb.set_model(model)
+        cb.on_train_begin({})
+    for epoch, value in enumerate([0.5, 0.6]):
+        for cb in callbacks:
+            cb.on_epoch_end(epoch, {"loss": 1.0, "s": value})
+    for cb in callbacks:
+        cb.on_train_end({})
+    assert callbacks[0].best == 0.5 and model.optimizer.learning_rate == pytest.approx(0.01)
+    assert model.stop_training
+    assert sorted(os.listdir(tmp_path)) == (["log.csv", "m.xpnn"] if main else [])
+    out = capsys.readouterr().out
+    assert ("reducing learning rate" in out and "early stopping" in out) if main else out == ""

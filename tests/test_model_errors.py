@@ -338,7 +338,7 @@ def test_compile_needs_a_loss() -> None:
     m = Sequential([Input((3,)), Dense(1)])
     with pytest.raises(ValueError, match=r"compile\(\) needs a loss, e.g. loss="):
         m.compile(optimizer="adam")
-    with pytest.raises(TypeError, match="metrics must be a list of names"):
+    with pytest.raises(TypeError, match="metrics must be a list of metric names or Metric"):
         m.compile(optimizer="adam", loss="mse", metrics="accuracy")
 
 

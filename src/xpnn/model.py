@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import re
 from typing import Any
 
@@ -78,6 +79,7 @@ class Sequential:
         self.loss: losses_module.Loss | None = None
         self.metrics: list[metrics_module.Metric] = []
         self._metric_names: list[str] = []
+        self._metric_weighted: list[bool] = []  # weighted_metrics: by sample_weight
         self.jit_compile = False
         self.stop_training = False
         self.history: History | None = None
@@ -206,10 +208,16 @@ class Sequential:
         self,
         optimizer: str | optimizers_module.Optimizer = "rmsprop",
         loss: str | losses_module.Loss | None = None,
-        metrics: list[str] | None = None,
+        metrics: list[Any] | None = None,
         jit_compile: bool | str = False,
+        weighted_metrics: list[Any] | None = None,
     ) -> None:
         """Set the optimizer (default ``"rmsprop"``, as Keras), loss and metrics.
+
+        ``metrics`` and ``weighted_metrics`` take names (``"accuracy"``, ``"mae"``, ...) or
+        ``xpnn.metrics`` instances; as in Keras 3, ``sample_weight`` and ``class_weight`` weight
+        the loss and ``weighted_metrics``, not ``metrics``. Each metric's ``name`` is its key
+        in the History.
 
         ``jit_compile=True`` records the training step once as a CUDA graph on the CuPy
         backend and replays it for every batch (graphs.py): one launch per step instead of
@@ -233,12 +241,27 @@ class Sequential:
         optimizer.bind(self)
         self.optimizer = optimizer
         self.loss = losses_module.get(loss)
-        if metrics is not None and not isinstance(metrics, list | tuple):
-            raise TypeError(f"metrics must be a list of names, received {metrics!r}.")
-        self._metric_names = list(metrics or [])
-        self.metrics = [
-            metrics_module.get(m, self.loss, self.output_units) for m in self._metric_names
-        ]
+        resolved, weighted = [], []
+        for argument, given, flag in (
+            ("metrics", metrics, False),
+            ("weighted_metrics", weighted_metrics, True),
+        ):
+            if given is not None and not isinstance(given, list | tuple):
+                raise TypeError(
+                    f"{argument} must be a list of metric names or Metric instances, "
+                    f"received {given!r}."
+                )
+            for m in given or []:
+                resolved.append(metrics_module.get(m, self.loss, self.output_units))
+                weighted.append(flag)
+        names = [m.name for m in resolved]
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(
+                f"Metric names must be unique (they are the History's keys); {twice} appear "
+                "twice: give one of them another name=."
+            )
+        self.metrics, self._metric_names, self._metric_weighted = resolved, names, weighted
         self.jit_compile = jit_compile is True
         self._trainer = None
         if self.built:
@@ -343,22 +366,27 @@ class Sequential:
             validation = tuple(None if v is None else to_device(v) for v in validation)
         trainer = Trainer.for_model(self, tuple(Y.shape[1:]), Y.dtype, W is not None, dist)
 
+        # History last, as in Keras: it records what the other callbacks add to the logs
         self.history = history = History()
-        callbacks = [history, *callbacks]
+        callbacks = [*callbacks, history]
+        steps = math.ceil(X.shape[0] / batch_size)
         for cb in callbacks:
             cb.set_model(self)
+            cb.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
         keys = ["loss", *self._metric_names]
         check_monitors(
             callbacks, keys + [f"val_{k}" for k in keys] if validation is not None else keys
         )
         self.stop_training = False
-        progress = ProgressBar(verbose, epochs, math.ceil(X.shape[0] / batch_size))
+        progress = ProgressBar(verbose, epochs, steps)
         for cb in callbacks:
-            cb.on_train_begin()
+            cb.on_train_begin({})
         epoch_range = range(initial_epoch, epochs)
-        trainer.run(X, Y, W, validation, batch_size, epoch_range, shuffle, callbacks, progress)
+        logs = trainer.run(
+            X, Y, W, validation, batch_size, epoch_range, shuffle, callbacks, progress
+        )
         for cb in callbacks:
-            cb.on_train_end()
+            cb.on_train_end(logs)
         return history
 
     # -- evaluate and predict ---------------------------------------------------------------
@@ -445,11 +473,42 @@ class Sequential:
             seed=config["seed"],
         )
 
+    def save_weights(self, filepath: str) -> None:
+        """Save the weights (and, when compiled, the optimizer's state) without the
+        architecture: ``.weights.h5`` is Keras 3's HDF5 layout (needs h5py: ``xpnn[keras]``),
+        ``.weights.npz`` xpnn's own."""
+        module = _weights_module(filepath, "save_weights")
+        module.save_weights(self, filepath)
+
+    def load_weights(self, filepath: str) -> None:
+        """Load weights saved by ``save_weights`` (or Keras's ``.weights.h5``) into this built
+        model of the same architecture; every shape is checked and nothing is written unless
+        all pass. A compiled model also takes the optimizer state the file holds."""
+        module = _weights_module(filepath, "load_weights")
+        module.load_weights(self, filepath)
+
     def save(self, path: str) -> None:
         """Save architecture, weights and optimizer state to ``path`` (no pickle; atomic)."""
         from .saving import save_model
 
         save_model(self, path)
+
+
+def _weights_module(filepath: Any, where: str) -> Any:
+    """The module that reads and writes weights files of ``filepath``'s suffix."""
+    path = os.fspath(filepath)
+    if path.endswith(".weights.h5"):
+        from . import keras_format
+
+        return keras_format
+    if path.endswith(".weights.npz"):
+        from . import saving
+
+        return saving
+    raise ValueError(
+        f"{where}() takes a path ending in .weights.h5 (Keras's format) or .weights.npz "
+        f"(xpnn's), received {path!r}."
+    )
 
 
 def _last_units(layers: list[Layer]) -> int:

@@ -83,8 +83,14 @@ def save_model(model: Sequential, path: str | os.PathLike[str]) -> None:
 
     Args:
         model: a built ``Sequential``.
-        path: the file to write (no extension is added).
+        path: the file to write (no extension is added); a path ending in ``.keras`` gets
+            Keras 3's own format (keras_format.py), anything else xpnn's.
     """
+    if os.fspath(path).endswith(".keras"):
+        from . import keras_format
+
+        keras_format.save_model(model, path)
+        return
     model._require_built("save")
     config: dict[str, Any] = {
         "format": FORMAT,
@@ -101,23 +107,34 @@ def save_model(model: Sequential, path: str | os.PathLike[str]) -> None:
         config["compile"] = {
             "optimizer": model.optimizer.get_config(),
             "loss": model.loss.get_config(),
-            "metrics": model._metric_names,
+            "metrics": [
+                m.get_config() for m, w in zip(model.metrics, model._metric_weighted) if not w
+            ],
+            "weighted_metrics": [
+                m.get_config() for m, w in zip(model.metrics, model._metric_weighted) if w
+            ],
         }
         for key, value in model.optimizer.get_state().items():
             arrays[f"optimizer.{key}"] = value
     text = json.dumps(config)
     arrays[_CONFIG_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
-    path = os.fspath(path)
+    write_atomically(os.fspath(path), lambda f: np.savez(f, **arrays))
+
+
+def write_atomically(path: str, write: Any) -> None:
+    """The crash-safe write every model file gets: ``write(f)`` into a locked temporary beside
+    the target, fsynced, renamed over the target, the folder fsynced (so the rename itself
+    survives a power cut)."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"Cannot save the model: the folder {directory!r} does not exist.")
-    stem = os.path.basename(path)[:40]  # short enough that the temporary name fits any file system
+    stem = os.path.basename(path)[:40]
     _remove_stale_temporaries(directory, stem)
     fd, tmp = _create_temporary(directory, stem)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
             if _fcntl is not None:
@@ -128,7 +145,7 @@ def save_model(model: Sequential, path: str | os.PathLike[str]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_directory(directory)  # so the rename itself survives a power cut
+    _fsync_directory(directory)
 
 
 def _temporary_pattern(stem: str) -> re.Pattern[str]:
@@ -367,7 +384,8 @@ def load_model(
     checked before memory is allocated for it.
 
     Args:
-        path: the model file.
+        path: the model file; one ending in ``.keras`` is read as Keras 3's format
+            (keras_format.py), anything else as xpnn's.
         compile: restore the optimizer (with its state) and the loss; False skips both.
         custom_objects: your own layer classes by class name, e.g. ``{"MyLayer": MyLayer}``.
 
@@ -380,6 +398,10 @@ def load_model(
             hold; the message names the file and what is wrong.
     """
     path = os.fspath(path)
+    if path.endswith(".keras"):
+        from . import keras_format
+
+        return keras_format.load_model(path, compile=compile, custom_objects=custom_objects)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No model file at {path!r}.")
     try:
@@ -487,9 +509,91 @@ def _restore(
     if restore_optimizer:
         c = config["compile"]
         model.compile(
-            optimizer=optimizers.from_config(c["optimizer"]),
+            optimizer=optimizers.from_config(c["optimizer"], custom_objects),
             loss=losses.from_config(c["loss"]),
             metrics=c["metrics"],
+            weighted_metrics=c.get("weighted_metrics"),
         )
         model.optimizer.set_state(_OptimizerEntries(archive, plan), model._params)
     return model
+
+
+# -- weights only ----------------------------------------------------------------------------------
+WEIGHTS_FORMAT = "xpnn-weights"
+
+
+def save_weights(model: Sequential, path: str | os.PathLike[str]) -> None:
+    """``model.save_weights(path)`` for a ``.weights.npz`` path: the flat parameter and state
+    buffers, and the optimizer's state when the model is compiled, atomically, without the
+    architecture (``load_weights`` needs a model of the same shape)."""
+    model._require_built("save_weights")
+    config = {
+        "format": WEIGHTS_FORMAT,
+        "version": 1,
+        "params": int(model._params.size),
+        "state": int(model._state.size),
+    }
+    arrays = {"params": to_numpy(model._params), "state": to_numpy(model._state)}
+    if model.optimizer is not None and model.loss is not None:
+        config["optimizer"] = model.optimizer.get_config()
+        for key, value in model.optimizer.get_state().items():
+            arrays[f"optimizer.{key}"] = value
+    arrays[_CONFIG_KEY] = np.frombuffer(json.dumps(config).encode("utf-8"), dtype=np.uint8)
+    write_atomically(os.fspath(path), lambda f: np.savez(f, **arrays))
+
+
+def load_weights(model: Sequential, path: str | os.PathLike[str]) -> None:
+    """Read a ``.weights.npz`` file into a built model of the same shape (sizes checked from
+    the zip directory before anything is read); the optimizer state too when the model is
+    compiled with the same optimizer and the file holds it."""
+    path = os.fspath(path)
+    model._require_built("load_weights")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No weights file at {path!r}.")
+    try:
+        with _Archive(path) as archive:
+            if _CONFIG_KEY not in archive.entries:
+                raise _Refused(f"{path!r} is not an xpnn weights file (no config inside).")
+            raw = archive.read(_CONFIG_KEY, np.dtype(np.uint8), None, limit=MAX_CONFIG_BYTES)
+            try:
+                config = json.loads(raw.tobytes().decode("utf-8"))
+            except (ValueError, RecursionError) as exc:
+                raise _unreadable(path, f"its config is not JSON: {exc}") from exc
+            if not isinstance(config, dict) or config.get("format") != WEIGHTS_FORMAT:
+                raise _Refused(f"{path!r} is not an xpnn weights file.")
+            sizes = (int(model._params.size), int(model._state.size))
+            if (config.get("params"), config.get("state")) != sizes:
+                raise _Refused(
+                    f"{path!r} holds weights for {config.get('params')!r} parameters and "
+                    f"{config.get('state')!r} state numbers; this model has {sizes[0]} and "
+                    f"{sizes[1]}."
+                )
+            dtype = np.dtype(model.dtype)
+            for key, n in (("params", sizes[0]), ("state", sizes[1])):
+                archive.check(key, (n,), dtype, f"the model's {key}")
+            params = archive.read("params", dtype, (sizes[0],))
+            state = archive.read("state", dtype, (sizes[1],))
+            if not (np.isfinite(params).all() and np.isfinite(state).all()):
+                raise _invalid(path, "its weights contain NaN or infinity.")
+            optimizer = model.optimizer
+            slots: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+            if optimizer is not None and model.loss is not None and "optimizer" in config:
+                if config["optimizer"].get("class_name") != optimizer.get_config().get(
+                    "class_name"
+                ):
+                    raise _Refused(
+                        f"{path!r} holds the state of another optimizer "
+                        f"({config['optimizer'].get('class_name')!r}); compile the model with "
+                        "it, or load the weights before compiling."
+                    )
+                slots = {f"optimizer.{s}": ((sizes[0],), dtype) for s in optimizer._slots}
+                slots["optimizer.iterations"] = ((), np.dtype(np.int64))
+                entries = _OptimizerEntries(archive, slots)
+                loaded = {k: entries[k] for k in entries}  # all read (checked) before any write
+    except _Refused as exc:
+        raise ValueError(str(exc)) from exc.__cause__
+    model._params[...] = model._xp.asarray(params)
+    if state.size:
+        model._state[...] = model._xp.asarray(state)
+    if slots:
+        optimizer.set_state(loaded, model._params)

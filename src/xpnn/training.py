@@ -23,6 +23,7 @@ import numpy as np
 
 from . import distributed, graphs
 from .backend import to_device, to_numpy
+from .callbacks import wants_batch_hooks
 
 __all__ = ["Workspace", "make_train_step", "Trainer", "evaluate_arrays"]
 
@@ -77,6 +78,7 @@ def make_train_step(model: Any, totals: Any, dist: Any = None) -> Callable[[Work
     last, n = layers[-1], len(layers)
     output_activation = last.activation  # None when the last layer does not end in one
     accumulators = [totals[s] for s in metric_slices(metrics)]
+    weighted = model._metric_weighted
     penalties = penalized(layers)
     xp = model._xp
     track_finite = xp is not np  # see Trainer.run: the host checks the loss directly
@@ -90,8 +92,8 @@ def make_train_step(model: Any, totals: Any, dist: Any = None) -> Callable[[Work
         a = ws.x  # (batch, inputs)
         for layer, lws in zip(layers, ws.layers):
             a = layer.forward(a, True, lws)  # (batch, units)
-        for m, acc in zip(metrics, accumulators):
-            m.update(acc, ws.y, a, ws.w)
+        for m, acc, by_weight in zip(metrics, accumulators, weighted):
+            m.update(acc, ws.y, a, ws.w if by_weight else None)
         # dL/dz of the output layer in one step where the pair allows (see losses.py);
         # otherwise dL/da, chained through the output layer's own backward.
         value, delta = loss.value_and_delta(ws.y, a, output_activation, ws.delta, ws.w)
@@ -137,6 +139,7 @@ def _cache_key(
         opt.signature(),
         repr(sorted(model.loss.get_config().items())),
         tuple(repr(m.get_config()) for m in model.metrics),
+        tuple(model._metric_weighted),
         y_tail,
         weighted,
         id(dist),
@@ -206,18 +209,24 @@ class Trainer:
         shuffle: bool,
         callbacks: list[Any],
         progress: Any,
-    ) -> None:
+    ) -> dict[str, float]:
         """The epoch loop: shuffle, gather each batch (this rank's share of it when
-        data-parallel), step, log, call back."""
+        data-parallel), step, log, call back. Returns the last epoch's logs.
+
+        Batch hooks (``on_train_batch_begin/end``) are called only when some callback has
+        them: their running logs are a copy home per step (and, data-parallel, a sum over
+        the ranks per step), paid only by those who ask."""
         model, totals, step, dist = self.model, self.totals, self.step, self.dist
         n = X.shape[0]
         steps = math.ceil(n / batch_size)
         on_host = model._xp is np
+        batch_hooks = wants_batch_hooks(callbacks)
         warned = False
+        logs: dict[str, float] = {}
         with self.stream():
             for epoch in epochs:
                 for cb in callbacks:
-                    cb.on_epoch_begin(epoch)
+                    cb.on_epoch_begin(epoch, {})
                 progress.epoch_begin(epoch)
                 # one small host-to-device copy per epoch: the permutation, drawn on the host
                 # so that every backend (and every rank) shuffles identically
@@ -225,6 +234,9 @@ class Trainer:
                 totals.fill(0)
                 seen = 0
                 for k in range(steps):
+                    if batch_hooks:
+                        for cb in callbacks:
+                            cb.on_train_batch_begin(k, {})
                     start = k * batch_size
                     size = min(batch_size, n - start)
                     if dist is None:
@@ -239,7 +251,14 @@ class Trainer:
                     seen += size
                     if on_host and not warned and dist is None and not math.isfinite(totals[0]):
                         warned = _warn_not_finite(epoch, k)
-                    progress.step(self.logs(seen) if progress.wants_logs() else None)
+                    show = progress.wants_logs()
+                    running = self.running_logs(seen) if batch_hooks or show else None
+                    progress.step(running if show else None)
+                    if batch_hooks:
+                        for cb in callbacks:
+                            cb.on_train_batch_end(k, running)
+                        if self._stop_agreed():
+                            break
                 if dist is not None:  # the epoch's sums over every rank: one reduction
                     dist.allreduce(totals)
                 logs = self.logs(seen)
@@ -252,15 +271,29 @@ class Trainer:
                 progress.epoch_end(epoch, logs)
                 for cb in callbacks:
                     cb.on_epoch_end(epoch, logs)
-                if dist is not None:  # stop together, whatever a callback decided where
-                    flag = np.array([float(bool(model.stop_training))])
-                    dist.allreduce(flag)
-                    model.stop_training = bool(flag[0])
-                if model.stop_training:
+                if self._stop_agreed():
                     break
+        return logs
 
     def logs(self, seen: int) -> dict[str, float]:
         return _logs(self.model, self.totals, seen)
+
+    def running_logs(self, seen: int) -> dict[str, float]:
+        """The epoch's figures so far (data-parallel: over every rank's share)."""
+        if self.dist is None:
+            return self.logs(seen)
+        partial = to_numpy(self.totals).copy()
+        self.dist.allreduce(partial)
+        return _logs(self.model, partial, seen)
+
+    def _stop_agreed(self) -> bool:
+        """``model.stop_training``, agreed by every rank (any rank's stop stops all)."""
+        model = self.model
+        if self.dist is not None:
+            flag = np.array([float(bool(model.stop_training))])
+            self.dist.allreduce(flag)
+            model.stop_training = bool(flag[0])
+        return model.stop_training
 
 
 def _gather(ws: Workspace, X: Any, Y: Any, W: Any, order: Any, start: int) -> None:
@@ -326,8 +359,8 @@ def evaluate_arrays(
         for layer, i in penalties:
             value = value + layer.penalty(spaces[i])
         totals[0] += value * xb.shape[0]
-        for m, acc in zip(model.metrics, accumulators):
-            m.update(acc, yb, a, wb)
+        for m, acc, by_weight in zip(model.metrics, accumulators, model._metric_weighted):
+            m.update(acc, yb, a, wb if by_weight else None)
     if dist is not None:
         dist.allreduce(totals)
     return _logs(model, totals, n_all)
