@@ -356,8 +356,10 @@ def test_dense_accepts_numpy_integers() -> None:
 
 
 def test_other_constructor_errors() -> None:
-    with pytest.raises(ValueError, match=r"Input shape must be a tuple with one positive integer"):
-        Input((28, 28))
+    with pytest.raises(ValueError, match=r"Input shape must be a tuple of positive integers"):
+        Input((28, 0))
+    with pytest.raises(ValueError, match=r"Input shape must be a tuple of positive integers"):
+        Input(())
     with pytest.raises(ValueError, match=r"received \(0,\)"):
         Input((0,))
     with pytest.raises(ValueError, match="kernel must be one of 'loop', 'matrix'"):

@@ -99,6 +99,7 @@ def gradcheck(
         largest absolute difference between the two kernel forms' gradients.
     """
     model._require_compiled("gradcheck")
+    x = model._flatten(x, "gradcheck()")
     x64 = inputs.check_x(x, "gradcheck()", model.input_dim, np.dtype(np.float64))
     model._ensure_built(x64)
     with use_backend("numpy"):

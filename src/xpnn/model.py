@@ -75,6 +75,7 @@ class Sequential:
         self._generator: np.random.Generator | None = None
         self.layers: list[Layer] = []
         self.input_dim: int | None = None
+        self.sample_shape: tuple[int, ...] | None = None  # one sample's shape, if not flat
         self.optimizer: optimizers_module.Optimizer | None = None
         self.loss: losses_module.Loss | None = None
         self.metrics: list[metrics_module.Metric] = []
@@ -122,11 +123,22 @@ class Sequential:
                     "Input can only be the first entry of a Sequential model; this one already "
                     f"has {'layers' if self.layers else 'an input'}."
                 )
-            self.input_dim = layer.shape[0]
+            self._declare_input(layer.shape)
             return
-        if not isinstance(layer, Layer):
-            raise TypeError(
-                f"Sequential takes Input and xpnn layers, received {type(layer).__name__}."
+        _check_layer(layer)
+        if not self.layers and self.input_dim is None and layer.declared_input_shape:
+            self._declare_input(layer.declared_input_shape)  # Keras's Dense(8, input_shape=...)
+        if layer.declared_dtype is not None and layer.declared_dtype != self.dtype.name:
+            raise ValueError(
+                f"Layer {layer.name or type(layer).__name__!r} asks for dtype "
+                f"{layer.declared_dtype!r}; an xpnn model has one dtype, "
+                f"Sequential(dtype={self.dtype.name!r}): set it there."
+            )
+        if self.sample_shape is not None and not self.layers and not _flattens(layer):
+            raise NotImplementedError(
+                f"A sample of shape {self.sample_shape} reaches {type(layer).__name__} "
+                "unflattened; Keras would apply it along the last axis, which is outside "
+                "xpnn's subset of dense networks on flat samples: put Flatten() first."
             )
         taken = {lyr.name for lyr in self.layers}
         if layer.name is None:
@@ -139,6 +151,30 @@ class Sequential:
         self.layers.append(layer)
         if _build and self.input_dim is not None:
             self.build((None, self.input_dim))
+
+    def _declare_input(self, shape: tuple[int, ...]) -> None:
+        """The input the model takes: ``(features,)``, or one sample's shape, which a Flatten
+        first layer turns into ``prod(shape)`` features at the edge."""
+        self.input_dim = math.prod(shape)
+        self.sample_shape = tuple(shape) if len(shape) > 1 else None
+
+    def _flatten(self, x: Any, where: str) -> Any:
+        """Samples of ``sample_shape`` as rows of features (a reshape, no copy): the edge
+        where a ``Flatten`` first layer does its work."""
+        if x is None or not self.layers or not _flattens(self.layers[0]):
+            return x
+        arr = x if hasattr(x, "shape") and hasattr(x, "reshape") else np.asarray(x)
+        if self.sample_shape is None and arr.ndim > 2 and self.input_dim is None:
+            self._declare_input(tuple(int(d) for d in arr.shape[1:]))  # built by fit
+        if self.sample_shape is None:
+            return x
+        if tuple(arr.shape[1:]) != self.sample_shape:
+            raise ValueError(
+                f"{where} expects samples of shape {self.sample_shape} (x of shape "
+                f"(samples, {', '.join(map(str, self.sample_shape))})), received x of shape "
+                f"{tuple(arr.shape)}."
+            )
+        return arr.reshape(arr.shape[0], -1)
 
     @property
     def built(self) -> bool:
@@ -162,6 +198,10 @@ class Sequential:
         different feature count is refused."""
         if not self.layers:
             raise ValueError("The model has no layers to build; add layers first.")
+        if not isinstance(input_shape, numbers.Integral) and len(input_shape) > 2:
+            if self.input_dim is None:  # Keras's build((None, 28, 28)) before a Flatten
+                self._declare_input(tuple(input_shape[1:]))
+            input_shape = (None, math.prod(input_shape[1:]))
         features = input_shape if isinstance(input_shape, numbers.Integral) else input_shape[-1]
         features = inputs.positive_int(features, "The input feature count")
         if self.input_dim is not None and features != self.input_dim:
@@ -239,6 +279,13 @@ class Sequential:
             raise ValueError("Add layers to the model before compiling it.")
         optimizer = optimizers_module.get(optimizer)
         optimizer.bind(self)
+        # As in Keras, compiling again with the same optimizer instance keeps its state (the
+        # moments, the step count); a new optimizer starts fresh.
+        keep = (
+            optimizer is self.optimizer
+            and self.built
+            and optimizer._shape == tuple(self._params.shape)
+        )
         self.optimizer = optimizer
         self.loss = losses_module.get(loss)
         resolved, weighted = [], []
@@ -264,7 +311,7 @@ class Sequential:
         self.metrics, self._metric_names, self._metric_weighted = resolved, names, weighted
         self.jit_compile = jit_compile is True
         self._trainer = None
-        if self.built:
+        if self.built and not keep:
             self.optimizer.build(self._params, segments=weights.segments(self.layers))
 
     def _require_compiled(self, where: str) -> None:
@@ -291,6 +338,7 @@ class Sequential:
             )
 
     def _check_xy(self, x: Any, y: Any, where: str) -> tuple[Any, Any]:
+        x = self._flatten(x, where)
         return inputs.check_xy(
             x, y, where, self.input_dim, self.dtype, self.loss, self.output_units
         )
@@ -418,7 +466,7 @@ class Sequential:
     def predict(self, x: Any, batch_size: int | None = 32, verbose: int = 0) -> np.ndarray:
         """The model's outputs for ``x`` as a NumPy array, whatever the backend."""
         batch_size = inputs.positive_int(32 if batch_size is None else batch_size, "batch_size")
-        x = inputs.check_x(x, "predict()", self.input_dim, self.dtype)
+        x = inputs.check_x(self._flatten(x, "predict()"), "predict()", self.input_dim, self.dtype)
         self._ensure_built(x)
         dist, n = distributed.current(), x.shape[0]
         if dist is not None:  # each rank predicts its share; every rank gets all the rows
@@ -457,6 +505,7 @@ class Sequential:
             "dtype": self.dtype.name,
             "seed": self.seed,
             "input_dim": self.input_dim,
+            "sample_shape": None if self.sample_shape is None else list(self.sample_shape),
             "layers": [layer.get_config() for layer in self.layers],
         }
 
@@ -465,13 +514,15 @@ class Sequential:
         cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None
     ) -> Sequential:
         """An unbuilt model from ``get_config()`` (nothing allocated, nothing drawn)."""
-        return cls(
-            [deserialize(layer, custom_objects) for layer in config["layers"]],
-            name=config["name"],
-            kernel=config["kernel"],
-            dtype=config["dtype"],
-            seed=config["seed"],
+        model = cls(
+            name=config["name"], kernel=config["kernel"], dtype=config["dtype"], seed=config["seed"]
         )
+        shape = config.get("sample_shape")
+        if shape is not None:
+            model.add(Input(tuple(shape)), _build=False)
+        for layer in config["layers"]:
+            model.add(deserialize(layer, custom_objects), _build=False)
+        return model
 
     def save_weights(self, filepath: str) -> None:
         """Save the weights (and, when compiled, the optimizer's state) without the
@@ -509,6 +560,31 @@ def _weights_module(filepath: Any, where: str) -> Any:
         f"{where}() takes a path ending in .weights.h5 (Keras's format) or .weights.npz "
         f"(xpnn's), received {path!r}."
     )
+
+
+def _flattens(layer: Any) -> bool:
+    from .layers import Flatten
+
+    return isinstance(layer, Flatten)
+
+
+def _check_layer(layer: Any) -> None:
+    """What ``add`` refuses: anything but an xpnn layer, clearly (a Keras layer object, a
+    Keras-style subclass that defines ``call`` instead of the layer protocol)."""
+    if not isinstance(layer, Layer):
+        module = type(layer).__module__
+        if module.startswith(("keras", "tensorflow", "tf_keras")):
+            raise NotImplementedError(
+                f"{type(layer).__name__} is a Keras layer object; xpnn runs its own layers: "
+                "import xpnn as keras and build the model from keras.layers there."
+            )
+        raise TypeError(f"Sequential takes Input and xpnn layers, received {type(layer).__name__}.")
+    if "call" in vars(type(layer)) and type(layer).forward is Layer.forward:
+        raise NotImplementedError(
+            f"{type(layer).__name__} is written as a Keras Layer subclass (call/build), which is "
+            "outside xpnn's subset; an xpnn layer implements the protocol of "
+            "xpnn.layers.Layer (forward/backward, see layers/base.py)."
+        )
 
 
 def _last_units(layers: list[Layer]) -> int:

@@ -14,6 +14,7 @@ from .base import Input, Layer
 from .batch_norm import BatchNormalization
 from .dense import KERNEL_FORMS, Dense
 from .dropout import Dropout
+from .flatten import Flatten
 
 __all__ = [
     "Layer",
@@ -22,12 +23,13 @@ __all__ = [
     "Dropout",
     "BatchNormalization",
     "Activation",
+    "Flatten",
     "KERNEL_FORMS",
     "deserialize",
 ]
 
 _BUILTIN: dict[str, type[Layer]] = {
-    cls.__name__: cls for cls in (Dense, Dropout, BatchNormalization, Activation)
+    cls.__name__: cls for cls in (Dense, Dropout, BatchNormalization, Activation, Flatten)
 }
 
 
@@ -44,3 +46,31 @@ def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = 
             "(pass your own layer classes with custom_objects={'Name': cls})."
         )
     return cls.from_config(config)
+
+
+# Keras layers outside xpnn's subset (dense MLPs): asking for one says so, never a silently
+# different model. Other unknown names are plain AttributeErrors.
+_OUTSIDE = frozenset(
+    """Conv1D Conv2D Conv3D Conv1DTranspose Conv2DTranspose Conv3DTranspose DepthwiseConv1D
+    DepthwiseConv2D SeparableConv1D SeparableConv2D MaxPooling1D MaxPooling2D MaxPooling3D
+    AveragePooling1D AveragePooling2D AveragePooling3D GlobalAveragePooling1D
+    GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D LSTM GRU SimpleRNN
+    Bidirectional ConvLSTM2D TimeDistributed Embedding MultiHeadAttention Attention
+    LayerNormalization GroupNormalization UnitNormalization Reshape Permute RepeatVector
+    Lambda Concatenate Add Multiply Average Maximum Minimum Subtract Dot ZeroPadding2D
+    Cropping2D UpSampling2D GaussianNoise GaussianDropout AlphaDropout SpatialDropout1D
+    SpatialDropout2D LeakyReLU PReLU ELU ReLU Softmax Rescaling Normalization
+    TextVectorization StringLookup IntegerLookup CategoryEncoding Discretization Hashing
+    RandomFlip RandomRotation RandomZoom RandomCrop Resizing EinsumDense Identity
+    Masking""".split()
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _OUTSIDE:
+        raise NotImplementedError(
+            f"keras.layers.{name} is outside xpnn's subset: xpnn builds dense feed-forward "
+            f"networks from {', '.join(sorted(_BUILTIN))} (and Input). Use Keras itself for "
+            f"models that need {name}."
+        )
+    raise AttributeError(f"module 'xpnn.layers' has no attribute {name!r}")

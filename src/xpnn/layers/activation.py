@@ -32,8 +32,8 @@ class Activation(Layer):
         name: the layer's name.
     """
 
-    def __init__(self, activation: Any, name: str | None = None) -> None:
-        super().__init__(name)
+    def __init__(self, activation: Any, name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
         self.activation = activations.get(activation)
 
     def workspace(self, batch: int, xp: Any, dtype: Any, need_dx: bool) -> _Buffers:

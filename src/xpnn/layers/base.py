@@ -43,10 +43,35 @@ class Layer:
     # saved with the model, but not in get_weights()/set_weights() nor in the counts
     state_in_weights = True
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
+        """``kwargs``: Keras's layer keywords a drop-in must take: ``input_shape`` (or
+        ``input_dim``) on the first layer declares the model's input, as Keras still
+        accepts; ``dtype`` may name the model's dtype; ``trainable`` must be True (freezing
+        is outside the subset). Anything else is refused, as Keras refuses it."""
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"name must be a non-empty string, received {name!r}.")
         self.name = name
+        self.declared_input_shape: tuple[int, ...] | None = None
+        self.declared_dtype: str | None = None
+        shape = kwargs.pop("input_shape", None)
+        dim = kwargs.pop("input_dim", None)
+        if dim is not None:
+            shape = (dim,)
+        if shape is not None:
+            self.declared_input_shape = Input(shape).shape
+        dtype = kwargs.pop("dtype", None)
+        if dtype is not None:
+            if str(dtype) not in ("float32", "float64"):
+                raise ValueError(f"dtype must be 'float32' or 'float64', received {dtype!r}.")
+            self.declared_dtype = str(dtype)
+        if kwargs.pop("trainable", True) is not True:
+            raise NotImplementedError(
+                "trainable=False (frozen layers) is outside xpnn's subset: every layer trains."
+            )
+        if kwargs:
+            raise TypeError(
+                f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}"
+            )
         self.input_dim: int | None = None
         self.params: list[Any] = []
         self.grads: list[Any] = []
@@ -122,23 +147,23 @@ class Layer:
 
 
 class Input:
-    """The model's input: ``shape`` is ``(features,)`` (the batch axis is implied)."""
+    """The model's input: ``shape`` is ``(features,)`` (the batch axis is implied), or the
+    shape of one sample, e.g. ``(28, 28)``, when a ``Flatten`` layer comes first."""
 
     def __init__(self, shape: tuple[int, ...] | int, name: str | None = None) -> None:
         if isinstance(shape, int | np.integer) and not isinstance(shape, bool):
             shape = (int(shape),)
         if (
             not isinstance(shape, tuple | list)
-            or len(shape) != 1
-            or isinstance(shape[0], bool)
-            or not isinstance(shape[0], int | np.integer)
-            or shape[0] < 1
+            or len(shape) < 1
+            or any(isinstance(d, bool) or not isinstance(d, int | np.integer) for d in shape)
+            or any(d < 1 for d in shape)
         ):
             raise ValueError(
-                "Input shape must be a tuple with one positive integer, (features,), "
-                f"received {shape!r}. xpnn's layers are dense: flatten images first."
+                "Input shape must be a tuple of positive integers, (features,) or one sample's "
+                f"shape such as (28, 28), received {shape!r}."
             )
-        self.shape = (int(shape[0]),)
+        self.shape = tuple(int(d) for d in shape)
         self.name = name or "input"
 
     def __repr__(self) -> str:

@@ -71,8 +71,9 @@ class BatchNormalization(Layer):
         moving_mean_initializer: Any = "zeros",
         moving_variance_initializer: Any = "ones",
         name: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name, **kwargs)
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or axis not in (-1, 1):
             raise ValueError(
                 f"axis must be -1 or 1 (the feature axis of (batch, features) inputs), "

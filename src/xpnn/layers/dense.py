@@ -82,8 +82,9 @@ class Dense(Layer):
         activity_regularizer: Any = None,
         name: str | None = None,
         kernel_form: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name, **kwargs)
         if isinstance(units, bool) or not isinstance(units, int | np.integer) or units < 1:
             raise ValueError(
                 f"Received an invalid value for `units`, expected a positive integer. "

@@ -103,8 +103,9 @@ class Dropout(Layer):
         noise_shape: tuple[int | None, int | None] | None = None,
         seed: int | None = None,
         name: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name, **kwargs)
         if (
             isinstance(rate, bool)
             or not isinstance(rate, numbers.Real)
