@@ -50,7 +50,12 @@ def main() -> None:
         rank = 0
     x, y = data(params.get("n", 101))
     m = model(seed=params.get("seed", 0), optimizer=params.get("optimizer", "adam"))
+    if params.get("write"):
+        m.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
     callbacks = []
+    if params.get("write"):  # per-rank paths: only rank 0's may appear
+        callbacks.append(xpnn.callbacks.CSVLogger(str(out / f"log{rank}.csv")))
+        callbacks.append(xpnn.callbacks.ModelCheckpoint(str(out / f"model{rank}.xpnn")))
     if "patience" in params:
         callbacks.append(
             xpnn.EarlyStopping(
@@ -75,7 +80,14 @@ def main() -> None:
         predictions=predictions,
         evaluation=json.dumps(evaluation),
         iterations=m.optimizer.iterations,
+        threads=_blas_threads(),
     )
+
+
+def _blas_threads() -> int:
+    from threadpoolctl import threadpool_info
+
+    return min(pool["num_threads"] for pool in threadpool_info()) if threadpool_info() else -1
 
 
 if __name__ == "__main__":
