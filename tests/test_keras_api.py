@@ -146,3 +146,13 @@ def test_set_random_seed_seeds_every_generator_a_script_uses() -> None:
     )
     assert first[:2] == second[:2]
     np.testing.assert_array_equal(first[2], second[2])
+
+
+def test_a_keras_style_loss_subclass_says_what_xpnn_needs() -> None:
+    class Mine(keras.losses.Loss):
+        def call(self, y_true: Any, y_pred: Any) -> Any:
+            return (y_true - y_pred) ** 2
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    with pytest.raises(NotImplementedError, match="per_sample.*_gradient"):
+        model.compile(optimizer="adam", loss=Mine())

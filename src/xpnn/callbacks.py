@@ -82,6 +82,7 @@ class Callback:
 
     def set_model(self, model: Any) -> None:
         self.model = model
+        _direction_from_model(self, model)
 
     def on_train_begin(self, logs: Logs = None) -> None: ...
 
@@ -206,15 +207,29 @@ def check_monitors(callbacks: list[Any], log_keys: list[str]) -> None:
         available += [k for k in getattr(cb, "adds_to_logs", ()) if k not in available]
 
 
-def _resolve_mode(monitor: str, mode: str) -> str:
-    """``"min"`` or ``"max"``. Keras 3 takes ``"auto"``'s direction from the metric object
-    (``monitor_callback.py``: loss is min, accuracy-like metrics max); xpnn's metrics carry
-    no direction, so the name decides: accuracy-like names (``acc``, ``auc``) are max."""
+def _resolve_mode(monitor: str, mode: str, model: Any = None) -> str:
+    """``"min"`` or ``"max"``. ``"auto"`` takes the direction from the monitored metric object
+    when the model is known, as Keras 3 does (``monitor_callback.py``: ``_direction``; the
+    loss is min; accuracies, Precision, Recall, AUC are max), else from the name
+    (accuracy-like names, ``acc`` or ``auc``, are max)."""
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"mode must be 'auto', 'min' or 'max', received {mode!r}.")
-    if mode == "auto":
-        return "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
-    return mode
+    if mode != "auto":
+        return mode
+    key = monitor.removeprefix("val_")
+    for metric in getattr(model, "metrics", None) or []:
+        if getattr(metric, "name", None) == key:
+            return "max" if getattr(metric, "direction", "down") == "up" else "min"
+    return "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
+
+
+def _direction_from_model(callback: Any, model: Any) -> None:
+    """Re-resolve an ``"auto"`` mode from the model's metric objects (see _resolve_mode)."""
+    if getattr(callback, "_auto_mode", False):
+        mode = _resolve_mode(callback.monitor, "auto", model)
+        if mode != callback.mode:
+            callback.mode = mode
+            callback.min_delta = abs(callback.min_delta) * (1 if mode == "max" else -1)
 
 
 def _non_negative_int(value: Any, name: str) -> int:
@@ -239,6 +254,7 @@ class _Monitor(Callback):
         if not isinstance(monitor, str):
             raise TypeError(f"monitor must be a log key (a string), received {monitor!r}.")
         self.monitor = monitor
+        self._auto_mode = mode == "auto"
         self.mode = _resolve_mode(monitor, mode)
         # Keras: a positive margin to beat, subtracted in max mode and added in min mode
         min_delta = _number(min_delta, "min_delta")
@@ -367,6 +383,7 @@ class EarlyStopping(Callback):
         self.baseline = baseline
         self.restore_best_weights = restore_best_weights
         self.start_from_epoch = start_from_epoch
+        self._auto_mode = mode == "auto"
         self.mode = mode = _resolve_mode(monitor, mode)
         # as in Keras: a positive margin to beat, subtracted in max mode and added in min mode
         self.min_delta = abs(min_delta) if mode == "max" else -abs(min_delta)

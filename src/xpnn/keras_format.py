@@ -462,9 +462,9 @@ def _behaviour(metric: metrics.Metric) -> tuple[type, dict[str, Any]]:
     return type(metric), _metric_arguments(metric)
 
 
-def _metric_in(spec: Any, loss: losses.Loss, units: int) -> str:
-    """A metric name for ``compile``: a string as it is; a Keras metric object becomes its own
-    name, or its class's, whichever compiles to the same metric (``compile`` takes names)."""
+def _metric_in(spec: Any, loss: losses.Loss, units: int) -> Any:
+    """A metric for ``compile``: a string as it is; a Keras metric object becomes the xpnn
+    metric of that class with the same arguments and name (so the History key is kept)."""
     if isinstance(spec, str):
         return spec
     where = f"the metric {spec!r}"
@@ -477,20 +477,10 @@ def _metric_in(spec: Any, loss: losses.Loss, units: int) -> str:
         )
     metric = _construct(cls, _arguments(cls, config, f"{where} ({class_name})"), where)
     try:
-        wanted = _behaviour(metrics.get(metric, loss, units))
-    except ValueError as exc:  # e.g. a metric of class labels with a loss of one-hot rows
+        metrics.get(metric, loss, units)  # refuses a metric that does not fit the targets
+    except ValueError as exc:
         raise _Refused(f"{where}: {exc}") from exc
-    for candidate in (metric.name, cls().name):
-        try:
-            if _behaviour(metrics.get(candidate, loss, units)) == wanted:
-                return candidate
-        except ValueError:  # a name xpnn does not know
-            continue
-    raise _Refused(
-        f"{where} computes {wanted[0].__name__} with {wanted[1]}, which no metric name gives "
-        "(xpnn's compile restores metrics by name). Load with compile=False and compile with "
-        "the metric object."
-    )
+    return metric
 
 
 _EXECUTION_KEYS = ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss")

@@ -722,6 +722,13 @@ def get(identifier: str | Loss | type[Loss] | dict[str, Any]) -> Loss:
     """Resolve a loss from a name (``"mse"``, ``"huber"``, ``"KLDivergence"``, ...), a class,
     an instance or a ``get_config()`` dictionary."""
     if isinstance(identifier, Loss):
+        kind = type(identifier)
+        if "call" in vars(kind) and kind.per_sample is Loss.per_sample:
+            raise NotImplementedError(
+                f"{kind.__name__} is written as a Keras Loss subclass (call); xpnn has no "
+                "automatic differentiation, so a loss of its own subclasses xpnn.losses.Loss "
+                "with per_sample (the values) and _gradient (dL/dpredictions)."
+            )
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from . import losses as losses_module
 from .activations import sigmoid
 from .backend import array_module
 from .losses import (
@@ -69,6 +70,7 @@ class Metric:
 
     size = 2
     default_name = "metric"
+    direction = "down"  # which way is better, for callbacks' mode="auto" (Keras's _direction)
     targets: str | None = "dense"
 
     def __init__(self, name: str | None = None) -> None:
@@ -166,6 +168,7 @@ class BinaryAccuracy(MeanMetric):
     """
 
     default_name = "binary_accuracy"
+    direction = "up"
 
     def __init__(self, name: str | None = None, threshold: float | None = None) -> None:
         super().__init__(name)
@@ -188,6 +191,7 @@ class CategoricalAccuracy(MeanMetric):
     """Share of samples whose largest output is the target row's largest entry."""
 
     default_name = "categorical_accuracy"
+    direction = "up"
 
     def values(self, y: Any, a: Any) -> Any:
         xp = array_module(a)
@@ -198,6 +202,7 @@ class SparseCategoricalAccuracy(MeanMetric):
     """Share of samples whose largest output is at the integer label."""
 
     default_name = "sparse_categorical_accuracy"
+    direction = "up"
     targets = "labels"
 
     def values(self, y: Any, a: Any) -> Any:
@@ -223,6 +228,7 @@ class TopKCategoricalAccuracy(MeanMetric):
     """
 
     default_name = "top_k_categorical_accuracy"
+    direction = "up"
 
     def __init__(self, k: int = 5, name: str | None = None) -> None:
         super().__init__(name)
@@ -274,6 +280,7 @@ class _Accuracy(MeanMetric):
     from the loss and the output (``prepare``)."""
 
     default_name = "accuracy"
+    direction = "up"
     targets = None
 
     def __init__(self, name: str | None = None) -> None:
@@ -310,6 +317,8 @@ def _top_k_mask(a: Any, k: int) -> Any:
 class _Confusion(Metric):
     """Precision and Recall: weighted counts at one threshold (Keras's
     ``update_confusion_matrix_variables``; ``y`` counts as positive where it is not 0)."""
+
+    direction = "up"
 
     def __init__(
         self,
@@ -435,6 +444,8 @@ class AUC(Metric):
             logits.
     """
 
+    direction = "up"
+
     default_name = "auc"
 
     def __init__(
@@ -545,6 +556,68 @@ class AUC(Metric):
 
 
 # -- names ----------------------------------------------------------------------------------------
+class _LossMetric(MeanMetric):
+    """A loss as a metric (Keras's ``BinaryCrossentropy`` metric, ``"mape"``, ...): the
+    weighted mean over samples of the loss's per-sample values."""
+
+    loss_class: type = Loss
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name)
+        self._loss = self.loss_class()
+
+    def values(self, y: Any, a: Any) -> Any:
+        return self._loss.per_sample(y, a)
+
+
+class _LogitsLossMetric(_LossMetric):
+    def __init__(self, name: str | None = None, from_logits: bool = False) -> None:
+        Metric.__init__(self, name)
+        self.from_logits = bool(from_logits)
+        self._loss = self.loss_class(from_logits=self.from_logits)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "from_logits": self.from_logits}
+
+
+def _loss_metric(class_name: str, loss_class: type, default: str, logits: bool) -> type:
+    base = _LogitsLossMetric if logits else _LossMetric
+    return type(class_name, (base,), {"loss_class": loss_class, "default_name": default})
+
+
+_LOSS_METRICS = [
+    _loss_metric("BinaryCrossentropy", BinaryCrossentropy, "binary_crossentropy", True),
+    _loss_metric(
+        "CategoricalCrossentropy", CategoricalCrossentropy, "categorical_crossentropy", True
+    ),
+    _loss_metric(
+        "SparseCategoricalCrossentropy",
+        SparseCategoricalCrossentropy,
+        "sparse_categorical_crossentropy",
+        True,
+    ),
+    _loss_metric(
+        "MeanAbsolutePercentageError",
+        losses_module.MeanAbsolutePercentageError,
+        "mean_absolute_percentage_error",
+        False,
+    ),
+    _loss_metric("LogCoshError", losses_module.LogCosh, "logcosh", False),
+    _loss_metric("KLDivergence", losses_module.KLDivergence, "kl_divergence", False),
+    _loss_metric("Hinge", losses_module.Hinge, "hinge", False),
+    _loss_metric("CategoricalHinge", losses_module.CategoricalHinge, "categorical_hinge", False),
+]
+(
+    BinaryCrossentropyMetric,
+    CategoricalCrossentropyMetric,
+    SparseCategoricalCrossentropyMetric,
+    MeanAbsolutePercentageError,
+    LogCoshError,
+    KLDivergence,
+    Hinge,
+    CategoricalHinge,
+) = _LOSS_METRICS
+
 _REGISTRY: dict[str, type[Metric]] = {}
 _BY_CLASS_NAME: dict[str, type[Metric]] = {}
 
@@ -570,6 +643,11 @@ register(MeanAbsoluteError, "mae")
 register(Precision)
 register(Recall)
 register(AUC)
+for _cls, _aliases in zip(
+    _LOSS_METRICS,
+    [("bce",), ("cce",), (), ("mape",), ("log_cosh", "logcosh_error"), ("kld",), (), ()],
+):
+    register(_cls, *_aliases)
 
 
 def names() -> list[str]:

@@ -383,7 +383,12 @@ class Sequential:
             batch_size, epochs, verbose, validation_split, initial_epoch, callbacks, Callback
         )
         x, y = self._check_xy(x, y, "fit()")
-        w = inputs.sample_weights(sample_weight, class_weight, y, x.shape[0], "fit()", self.dtype)
+        if sample_weight is not None and class_weight is not None:
+            raise ValueError(
+                "fit() takes sample_weight or class_weight, not both: fold the class weights "
+                "into sample_weight."
+            )
+        w = inputs.sample_weights(sample_weight, None, y, x.shape[0], "fit()", self.dtype)
         self._ensure_built(x)  # before validation_data, which must then match the model
         validation = None
         if validation_data is not None:
@@ -401,6 +406,8 @@ class Sequential:
             x, y, x_val, y_val = inputs.split_validation(x, y, validation_split)
             w, w_val = (None, None) if w is None else (w[: len(x)], w[len(x) :])
             validation = (x_val, y_val, w_val)
+        if class_weight is not None:  # as Keras: the training samples only, after the split
+            w = inputs.sample_weights(None, class_weight, y, x.shape[0], "fit()", self.dtype)
 
         dist = distributed.current()
         if dist is not None:  # data-parallel: every rank starts from rank 0's replica
