@@ -2,9 +2,9 @@
 
 NumPy runs an expression such as Adam's update as a chain of whole-array passes (about a dozen
 for Adam) and a small layer's step as dozens of tiny calls, each with its own overhead. These
-kernels do the same arithmetic in one pass per operation. They are an optional extra
-(``pip install 'xpnn[fast]'``): without numba, or with ``XPNN_NUMBA=0``, the NumPy code in
-activations.py, losses.py, optimizers.py and kernels.py runs instead.
+kernels do the same arithmetic in one pass per operation. numba comes with a plain install
+where it has wheels (pyproject.toml); without numba, or with ``XPNN_NUMBA=0``, the NumPy code
+in activations.py, losses.py, optimizers.py and kernels.py runs instead.
 
 That NumPy code is the reference. Each kernel here performs its operations in the same order
 and in the same dtype, so that results agree to the last bit where no transcendental function
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-try:  # numba is optional
+try:  # numba is a dependency where it has wheels, absent elsewhere
     if os.environ.get("XPNN_NUMBA", "1") == "0":
         raise ImportError("disabled by XPNN_NUMBA=0")
     import numba
