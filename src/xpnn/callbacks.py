@@ -959,3 +959,21 @@ class ProgressBar:
             self._bar = None
         elif self.verbose:
             print(f"Epoch {epoch + 1}/{self.epochs} - {seconds:.2f}s - {_format_logs(logs)}")
+
+
+def begin_training(
+    callbacks: list[Callback], model: Any, params: dict[str, Any], log_keys: list[str]
+) -> tuple[list[Callback], History]:
+    """What ``fit`` does before its first epoch: a new ``History`` appended after the user's
+    callbacks (as Keras does, so it records what they add to the logs), each callback given
+    the model and ``params``, every ``monitor`` checked against the keys the logs will have,
+    and ``on_train_begin`` called. Returns the callbacks and the History."""
+    history = History()
+    callbacks = [*callbacks, history]
+    for cb in callbacks:
+        cb.set_model(model)
+        cb.set_params(params)
+    check_monitors(callbacks, log_keys)
+    for cb in callbacks:
+        cb.on_train_begin({})
+    return callbacks, history

@@ -27,6 +27,8 @@ __all__ = [
     "check_fit_args",
     "split_validation",
     "sample_weights",
+    "fit_data",
+    "flatten_samples",
 ]
 
 
@@ -272,3 +274,62 @@ def sample_weights(
     if not np.isfinite(w).all() or (w < 0).any():
         raise ValueError(f"{where} sample weights must be finite and non-negative.")
     return w.astype(dtype)
+
+
+def fit_data(
+    model: Any,
+    x: Any,
+    y: Any,
+    sample_weight: Any,
+    class_weight: Any,
+    validation_split: float,
+    validation_data: Any,
+) -> tuple[Any, Any, Any, tuple[Any, Any, Any] | None]:
+    """``fit``'s data, checked, with the model built on them: ``(x, y, w, validation)``, where
+    ``w`` are the training samples' weights (or None) and ``validation`` is
+    ``(x_val, y_val, w_val)`` or None. As in Keras, ``validation_split`` takes the last
+    fraction (sample weights too), and ``class_weight`` weights the training samples only."""
+    x, y = model._check_xy(x, y, "fit()")
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError(
+            "fit() takes sample_weight or class_weight, not both: fold the class weights "
+            "into sample_weight."
+        )
+    dtype = model.dtype
+    w = sample_weights(sample_weight, None, y, x.shape[0], "fit()", dtype)
+    model._ensure_built(x)  # before validation_data, which must then match the model
+    validation = None
+    if validation_data is not None:
+        if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
+            raise ValueError(
+                "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                "sample_weight_val)."
+            )
+        where = "fit() validation_data"
+        x_val, y_val = model._check_xy(*validation_data[:2], where)
+        w_val = validation_data[2] if len(validation_data) == 3 else None
+        validation = (x_val, y_val, sample_weights(w_val, None, y_val, len(x_val), where, dtype))
+    elif validation_split > 0:
+        x, y, x_val, y_val = split_validation(x, y, validation_split)
+        w, w_val = (None, None) if w is None else (w[: len(x)], w[len(x) :])
+        validation = (x_val, y_val, w_val)
+    if class_weight is not None:
+        w = sample_weights(None, class_weight, y, x.shape[0], "fit()", dtype)
+    return x, y, w, validation
+
+
+def flatten_samples(model: Any, x: Any, where: str) -> Any:
+    """Samples of the model's ``sample_shape`` as rows of features (a reshape, no copy); a
+    model built by ``fit`` takes its sample shape from the first data it sees."""
+    arr = x if hasattr(x, "shape") and hasattr(x, "reshape") else np.asarray(x)
+    if model.sample_shape is None and arr.ndim > 2 and model.input_dim is None:
+        model._declare_input(tuple(int(d) for d in arr.shape[1:]))
+    shape = model.sample_shape
+    if shape is None:
+        return x
+    if tuple(arr.shape[1:]) != shape:
+        raise ValueError(
+            f"{where} expects samples of shape {shape} (x of shape "
+            f"(samples, {', '.join(map(str, shape))})), received x of shape {tuple(arr.shape)}."
+        )
+    return arr.reshape(arr.shape[0], -1)

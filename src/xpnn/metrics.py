@@ -702,3 +702,29 @@ def get(
         )
     metric.prepare(loss, output_units)
     return metric
+
+
+def resolve(
+    metrics: Any, weighted_metrics: Any, loss: Loss, output_units: int
+) -> list[tuple[Metric, bool]]:
+    """``compile``'s ``metrics`` and ``weighted_metrics`` as ``(metric, weighted)`` pairs, in
+    order; the names (the History's keys) must be unique."""
+    resolved = []
+    for argument, given, weighted in (
+        ("metrics", metrics, False),
+        ("weighted_metrics", weighted_metrics, True),
+    ):
+        if given is not None and not isinstance(given, list | tuple):
+            raise TypeError(
+                f"{argument} must be a list of metric names or Metric instances, "
+                f"received {given!r}."
+            )
+        resolved += [(get(m, loss, output_units), weighted) for m in given or []]
+    names = [m.name for m, _ in resolved]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(
+            f"Metric names must be unique (they are the History's keys); {twice} appear "
+            "twice: give one of them another name=."
+        )
+    return resolved

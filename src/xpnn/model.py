@@ -23,7 +23,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from .backend import get_backend, to_device, to_numpy
-from .callbacks import Callback, History, ProgressBar, check_monitors
+from .callbacks import Callback, History, ProgressBar, begin_training
 from .layers import Input, Layer, deserialize
 from .layers.dense import check_kernel_form
 from .summary import summary_text
@@ -159,22 +159,11 @@ class Sequential:
         self.sample_shape = tuple(shape) if len(shape) > 1 else None
 
     def _flatten(self, x: Any, where: str) -> Any:
-        """Samples of ``sample_shape`` as rows of features (a reshape, no copy): the edge
-        where a ``Flatten`` first layer does its work."""
+        """Samples of ``sample_shape`` as rows of features: where a ``Flatten`` first layer
+        does its work (inputs.flatten_samples)."""
         if x is None or not self.layers or not _flattens(self.layers[0]):
             return x
-        arr = x if hasattr(x, "shape") and hasattr(x, "reshape") else np.asarray(x)
-        if self.sample_shape is None and arr.ndim > 2 and self.input_dim is None:
-            self._declare_input(tuple(int(d) for d in arr.shape[1:]))  # built by fit
-        if self.sample_shape is None:
-            return x
-        if tuple(arr.shape[1:]) != self.sample_shape:
-            raise ValueError(
-                f"{where} expects samples of shape {self.sample_shape} (x of shape "
-                f"(samples, {', '.join(map(str, self.sample_shape))})), received x of shape "
-                f"{tuple(arr.shape)}."
-            )
-        return arr.reshape(arr.shape[0], -1)
+        return inputs.flatten_samples(self, x, where)
 
     @property
     def built(self) -> bool:
@@ -288,27 +277,10 @@ class Sequential:
         )
         self.optimizer = optimizer
         self.loss = losses_module.get(loss)
-        resolved, weighted = [], []
-        for argument, given, flag in (
-            ("metrics", metrics, False),
-            ("weighted_metrics", weighted_metrics, True),
-        ):
-            if given is not None and not isinstance(given, list | tuple):
-                raise TypeError(
-                    f"{argument} must be a list of metric names or Metric instances, "
-                    f"received {given!r}."
-                )
-            for m in given or []:
-                resolved.append(metrics_module.get(m, self.loss, self.output_units))
-                weighted.append(flag)
-        names = [m.name for m in resolved]
-        if len(set(names)) != len(names):
-            twice = sorted({n for n in names if names.count(n) > 1})
-            raise ValueError(
-                f"Metric names must be unique (they are the History's keys); {twice} appear "
-                "twice: give one of them another name=."
-            )
-        self.metrics, self._metric_names, self._metric_weighted = resolved, names, weighted
+        resolved = metrics_module.resolve(metrics, weighted_metrics, self.loss, self.output_units)
+        self.metrics = [m for m, _ in resolved]
+        self._metric_names = [m.name for m in self.metrics]
+        self._metric_weighted = [w for _, w in resolved]
         self.jit_compile = jit_compile is True
         self._trainer = None
         if self.built and not keep:
@@ -382,32 +354,9 @@ class Sequential:
         batch_size, epochs, callbacks = inputs.check_fit_args(
             batch_size, epochs, verbose, validation_split, initial_epoch, callbacks, Callback
         )
-        x, y = self._check_xy(x, y, "fit()")
-        if sample_weight is not None and class_weight is not None:
-            raise ValueError(
-                "fit() takes sample_weight or class_weight, not both: fold the class weights "
-                "into sample_weight."
-            )
-        w = inputs.sample_weights(sample_weight, None, y, x.shape[0], "fit()", self.dtype)
-        self._ensure_built(x)  # before validation_data, which must then match the model
-        validation = None
-        if validation_data is not None:
-            if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
-                raise ValueError(
-                    "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
-                    "sample_weight_val)."
-                )
-            x_val, y_val = self._check_xy(*validation_data[:2], "fit() validation_data")
-            w_val = validation_data[2] if len(validation_data) == 3 else None
-            where = "fit() validation_data"
-            w_val = inputs.sample_weights(w_val, None, y_val, len(x_val), where, self.dtype)
-            validation = (x_val, y_val, w_val)
-        elif validation_split > 0:
-            x, y, x_val, y_val = inputs.split_validation(x, y, validation_split)
-            w, w_val = (None, None) if w is None else (w[: len(x)], w[len(x) :])
-            validation = (x_val, y_val, w_val)
-        if class_weight is not None:  # as Keras: the training samples only, after the split
-            w = inputs.sample_weights(None, class_weight, y, x.shape[0], "fit()", self.dtype)
+        x, y, w, validation = inputs.fit_data(
+            self, x, y, sample_weight, class_weight, validation_split, validation_data
+        )
 
         dist = distributed.current()
         if dist is not None:  # data-parallel: every rank starts from rank 0's replica
@@ -421,28 +370,21 @@ class Sequential:
             validation = tuple(None if v is None else to_device(v) for v in validation)
         trainer = Trainer.for_model(self, tuple(Y.shape[1:]), Y.dtype, W is not None, dist)
 
-        # History last, as in Keras: it records what the other callbacks add to the logs
-        self.history = history = History()
-        callbacks = [*callbacks, history]
         steps = math.ceil(X.shape[0] / batch_size)
-        for cb in callbacks:
-            cb.set_model(self)
-            cb.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
         keys = ["loss", *self._metric_names]
-        check_monitors(
-            callbacks, keys + [f"val_{k}" for k in keys] if validation is not None else keys
+        keys += [f"val_{k}" for k in keys] if validation is not None else []
+        callbacks, self.history = begin_training(
+            callbacks, self, {"verbose": verbose, "epochs": epochs, "steps": steps}, keys
         )
         self.stop_training = False
         progress = ProgressBar(verbose, epochs, steps)
-        for cb in callbacks:
-            cb.on_train_begin({})
         epoch_range = range(initial_epoch, epochs)
         logs = trainer.run(
             X, Y, W, validation, batch_size, epoch_range, shuffle, callbacks, progress
         )
         for cb in callbacks:
             cb.on_train_end(logs)
-        return history
+        return self.history
 
     # -- evaluate and predict ---------------------------------------------------------------
     def evaluate(
