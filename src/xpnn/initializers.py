@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from . import config as config_module
+
 __all__ = [
     "Initializer",
     "Zeros",
@@ -359,7 +361,7 @@ def names() -> list[str]:
 
 def serialize(initializer: Initializer) -> dict[str, Any]:
     """``{"class_name": ..., "config": ...}``, as Keras writes it."""
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+    return config_module.serialize(initializer)
 
 
 def deserialize(
@@ -367,17 +369,7 @@ def deserialize(
 ) -> Initializer:
     """The initialiser a ``serialize`` dict describes."""
     known = {**_CLASSES, **(custom_objects or {})}
-    name = config.get("class_name") if isinstance(config, dict) else None
-    cls = known.get(name) if isinstance(name, str) else None
-    if cls is None or not (isinstance(cls, type) and issubclass(cls, Initializer)):
-        raise ValueError(
-            f"Unknown initializer config {config!r}: expected a dict with class_name one of "
-            f"{', '.join(sorted(c.__name__ for c in _SNAKE.values()))} and its config."
-        )
-    inner = config.get("config", {})
-    if not isinstance(inner, dict):
-        raise ValueError(f"An initializer's config must be a dict, received {inner!r}.")
-    return cls.from_config(inner)
+    return config_module.deserialize(config, known, Initializer, "initializer")
 
 
 def get(identifier: Any) -> Initializer:

@@ -26,13 +26,13 @@ takes the one-sided value 0 or the sign, as the frameworks' subgradients do.
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 from typing import Any
 
 import numpy as np
 
+from . import config as config_module
 from . import fused
 from .activations import Activation, linear, sigmoid, softmax
 from .backend import array_module
@@ -755,13 +755,4 @@ def from_config(config: dict[str, Any]) -> Loss:
     if cls is None:
         raise ValueError(f"Unknown loss in config: {config!r}.")
     arguments = {k: v for k, v in config.items() if k != "class_name"}
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    if unknown := sorted(set(arguments) - accepted):
-        raise ValueError(
-            f"Unknown loss in config: {cls.__name__} takes {sorted(accepted)}, received the "
-            f"unknown keys {unknown}."
-        )
-    try:
-        return cls.from_config(arguments)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"Invalid loss config {config!r}: {exc}") from exc
+    return config_module.construct(cls, arguments, config, "loss")

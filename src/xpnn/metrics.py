@@ -21,13 +21,13 @@ the sigmoid first; Keras keeps 0.5 and raw scores there, which is a known trap.
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 from typing import Any
 
 import numpy as np
 
+from . import config as config_module
 from . import losses as losses_module
 from .activations import sigmoid
 from .backend import array_module
@@ -669,16 +669,7 @@ def from_config(config: dict[str, Any]) -> Metric:
     if cls is None:
         raise ValueError(f"Unknown metric in config: {config!r}.")
     arguments = {k: v for k, v in config.items() if k != "class_name"}
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    if unknown := sorted(set(arguments) - accepted):
-        raise ValueError(
-            f"Unknown metric in config: {cls.__name__} takes {sorted(accepted)}, received the "
-            f"unknown keys {unknown}."
-        )
-    try:
-        return cls.from_config(arguments)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"Invalid metric config {config!r}: {exc}") from exc
+    return config_module.construct(cls, arguments, config, "metric")
 
 
 def get(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from . import config as config_module
 from .backend import array_module
 
 __all__ = [
@@ -173,9 +174,7 @@ _CLASSES: dict[str, type[Regularizer]] = {
 
 def serialize(regularizer: Regularizer | None) -> dict[str, Any] | None:
     """``{"class_name": ..., "config": ...}`` (None for None), as Keras writes it."""
-    if regularizer is None:
-        return None
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    return None if regularizer is None else config_module.serialize(regularizer)
 
 
 def deserialize(
@@ -183,17 +182,7 @@ def deserialize(
 ) -> Regularizer:
     """The regularizer a ``serialize`` dict describes."""
     known = {**_CLASSES, **(custom_objects or {})}
-    name = config.get("class_name") if isinstance(config, dict) else None
-    cls = known.get(name) if isinstance(name, str) else None
-    if cls is None or not (isinstance(cls, type) and issubclass(cls, Regularizer)):
-        raise ValueError(
-            f"Unknown regularizer config {config!r}: expected a dict with class_name one of "
-            f"{', '.join(sorted(_CLASSES))} and its config."
-        )
-    inner = config.get("config", {})
-    if not isinstance(inner, dict):
-        raise ValueError(f"A regularizer's config must be a dict, received {inner!r}.")
-    return cls.from_config(inner)
+    return config_module.deserialize(config, known, Regularizer, "regularizer")
 
 
 def get(identifier: Any) -> Regularizer | None:
