@@ -386,7 +386,7 @@ class SparseCategoricalCrossentropy(_CategoricalBase):
                     f"output of {classes} units, received values from {y.min():g} to "
                     f"{y.max():g}."
                 )
-            y = y.astype(np.int64)
+            y = y.astype(np.int64, copy=False)
         elif y.dtype.kind not in "iu":
             raise TypeError(
                 f"sparse_categorical_crossentropy labels must be integers, received {y.dtype}."

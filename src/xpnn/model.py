@@ -27,7 +27,7 @@ from .callbacks import Callback, History, ProgressBar, begin_training
 from .layers import Input, Layer, deserialize
 from .layers.dense import check_kernel_form
 from .summary import summary_text
-from .training import Trainer, evaluate_arrays
+from .training import Trainer, evaluate_arrays, predict_arrays
 
 __all__ = ["Sequential", "set_random_seed"]
 
@@ -421,12 +421,7 @@ class Sequential:
         if dist is not None:  # each rank predicts its share; every rank gets all the rows
             lo, hi = distributed.shares(n, dist.size)[dist.rank]
             x = x[lo:hi]
-        X = to_device(x)
-        outputs = [self(X[s : s + batch_size]) for s in range(0, X.shape[0], batch_size)]
-        if not outputs:  # an empty share
-            part = np.empty((0, self.output_units), dtype=self.dtype)
-        else:
-            part = to_numpy(self._xp.concatenate(outputs, axis=0))
+        part = to_numpy(predict_arrays(self, to_device(x), batch_size))  # the one copy home
         return part if dist is None else dist.gather_rows(part, n)
 
     # -- weights ----------------------------------------------------------------------------

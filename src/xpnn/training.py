@@ -25,7 +25,7 @@ from . import distributed, graphs
 from .backend import to_device, to_numpy
 from .callbacks import wants_batch_hooks
 
-__all__ = ["Workspace", "make_train_step", "Trainer", "evaluate_arrays"]
+__all__ = ["Workspace", "make_train_step", "Trainer", "evaluate_arrays", "predict_arrays"]
 
 
 class Workspace:
@@ -305,10 +305,13 @@ def _gather(ws: Workspace, X: Any, Y: Any, W: Any, order: Any, start: int) -> No
             ws.w[...] = W[start : start + ws.batch]
     else:
         idx = order[start : start + ws.batch]
-        X.take(idx, axis=0, out=ws.x)
-        Y.take(idx, axis=0, out=ws.y)
+        # NumPy's default mode buffers the output of a take with out=; "clip" (the indices are
+        # a permutation, always in range) writes straight into it. CuPy's take has no mode.
+        mode = {"mode": "clip"} if type(X).__module__ == "numpy" else {}
+        X.take(idx, axis=0, out=ws.x, **mode)
+        Y.take(idx, axis=0, out=ws.y, **mode)
         if W is not None:
-            W.take(idx, axis=0, out=ws.w)
+            W.take(idx, axis=0, out=ws.w, **mode)
 
 
 def _warn_not_finite(epoch: int, step: int | None) -> bool:
@@ -364,3 +367,21 @@ def evaluate_arrays(
     if dist is not None:
         dist.allreduce(totals)
     return _logs(model, totals, n_all)
+
+
+def predict_arrays(model: Any, X: Any, batch_size: int) -> Any:
+    """The model's outputs for the device array ``X``, batch by batch into one array of the
+    same backend, through one set of layer buffers per batch size (the full batches and the
+    short last one)."""
+    xp, layers, n = model._xp, model.layers, X.shape[0]
+    out = xp.empty((n, model.output_units), dtype=model.dtype)
+    spaces: dict[int, list[Any]] = {}
+    for start in range(0, n, batch_size):
+        a = X[start : start + batch_size]
+        b = a.shape[0]
+        if b not in spaces:
+            spaces[b] = [layer.workspace(b, xp, model.dtype, False) for layer in layers]
+        for layer, lws in zip(layers, spaces[b]):
+            a = layer.forward(a, False, lws)
+        out[start : start + b] = a
+    return out
