@@ -23,14 +23,14 @@ time of the call); any other line, or end of input, ends it.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 from collections.abc import Callable
 from functools import partial
 
 import numpy as np
 
+import keras_worker
+from peers import jax_glorot
 from workloads import SEED, Workload
 
 Predict = Callable[[], np.ndarray]
@@ -89,14 +89,7 @@ def make_jax(w: Workload, x: np.ndarray, batch: int) -> Predict:
     import jax.numpy as jnp
 
     act = jax.nn.sigmoid if w.activation == "sigmoid" else jax.nn.relu
-    key = jax.random.PRNGKey(SEED)
-    params = []
-    for a, b in zip(w.units, w.units[1:]):
-        key, sub = jax.random.split(key)
-        lim = float(np.sqrt(6 / (a + b)))  # Glorot uniform, as Keras
-        params.append(
-            (jax.random.uniform(sub, (a, b), jnp.float32, -lim, lim), jnp.zeros(b, jnp.float32))
-        )
+    params = jax_glorot(w)
 
     def forward(p, h):
         for W, b in p[:-1]:
@@ -150,36 +143,20 @@ def main() -> int:
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-
-    # before keras (and with it jax or torch) is imported; the CPU affinity that caps JAX's
-    # thread pool is inherited from the pytest process
-    os.environ["KERAS_BACKEND"] = args.backend
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, str(args.threads))
-    if args.backend == "torch":
-        import torch
-
-        torch.set_num_threads(args.threads)
-    from threadpoolctl import threadpool_limits
+    keras_worker.setup(args.backend, args.threads)
 
     from workloads import WORKLOADS
 
     w = WORKLOADS[args.workload]
     x, _ = w.data(small=args.small)
     predict = make_keras(w, x, args.batch)
-    threadpool_limits(args.threads)  # after the imports, so that every loaded pool is capped
-    print("ready", flush=True)
-    for line in sys.stdin:
-        if line.strip() != "predict":
-            break
-        start = time.perf_counter()
+
+    def run() -> None:
         out = predict()
-        seconds = time.perf_counter() - start
         if out.shape != (x.shape[0], w.outputs):
-            print(f"shape {out.shape}", flush=True)
-            return 1
-        print(f"done {seconds:.9f}", flush=True)
-    return 0
+            raise SystemExit(f"Keras predicted shape {out.shape}")
+
+    return keras_worker.serve("predict", run, args.threads)
 
 
 if __name__ == "__main__":

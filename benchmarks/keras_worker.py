@@ -17,6 +17,35 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
+
+
+def setup(backend: str, threads: int) -> None:
+    """Before keras (and with it jax or torch) is imported: the backend and the thread caps
+    (the CPU affinity that caps JAX's thread pool is inherited from the pytest process)."""
+    os.environ["KERAS_BACKEND"] = backend
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(threads))
+    if backend == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def serve(command: str, run: Callable[[], object], threads: int) -> int:
+    """Cap every loaded pool, say ``ready``, then answer each ``command`` line with
+    ``done SECONDS`` (the time of ``run()``); any other line, or end of input, ends it."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)  # after the imports, so that every loaded pool is capped
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() != command:
+            break
+        start = time.perf_counter()
+        run()
+        print(f"done {time.perf_counter() - start:.9f}", flush=True)
+    return 0
 
 
 def main() -> int:
@@ -26,32 +55,13 @@ def main() -> int:
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-
-    # before keras (and with it jax or torch) is imported; the CPU affinity that caps JAX's
-    # thread pool is inherited from the pytest process
-    os.environ["KERAS_BACKEND"] = args.backend
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, str(args.threads))
-    if args.backend == "torch":
-        import torch
-
-        torch.set_num_threads(args.threads)
-    from threadpoolctl import threadpool_limits
+    setup(args.backend, args.threads)
 
     import peers
     from workloads import WORKLOADS
 
     w = WORKLOADS[args.workload]
-    epoch = peers.make_keras(w, *w.data(small=args.small))
-    threadpool_limits(args.threads)  # after the imports, so that every loaded pool is capped
-    print("ready", flush=True)
-    for line in sys.stdin:
-        if line.strip() != "epoch":
-            break
-        start = time.perf_counter()
-        epoch()
-        print(f"done {time.perf_counter() - start:.9f}", flush=True)
-    return 0
+    return serve("epoch", peers.make_keras(w, *w.data(small=args.small)), args.threads)
 
 
 if __name__ == "__main__":

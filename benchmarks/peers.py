@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -146,6 +147,49 @@ def make_sklearn(w: Workload, x: np.ndarray, y: np.ndarray) -> Epoch:
     return epoch
 
 
+def jax_glorot(w: Workload) -> list:
+    """``[(W, b), ...]`` of the workload's net in jax.numpy, Glorot uniform as Keras."""
+    import jax
+    import jax.numpy as jnp
+
+    key = jax.random.PRNGKey(SEED)
+    params = []
+    for a, b in zip(w.units, w.units[1:]):
+        key, sub = jax.random.split(key)
+        lim = float(np.sqrt(6 / (a + b)))
+        params.append(
+            (jax.random.uniform(sub, (a, b), jnp.float32, -lim, lim), jnp.zeros(b, jnp.float32))
+        )
+    return params
+
+
+def keras_process(args: list[str], cwd: Any, request: Any, command: str) -> Callable[[], None]:
+    """Start a Keras worker (keras_worker.py's protocol), stopped when the test ends; returns
+    the function that sends ``command`` and waits for ``done``. The worker's own times land
+    in ``request.node.keras_seconds``."""
+    import subprocess
+
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=cwd)
+
+    def stop() -> None:
+        proc.stdin.close()  # end of input ends the worker
+        proc.wait(timeout=120)
+
+    request.addfinalizer(stop)
+    assert proc.stdout.readline().strip() == "ready", "the Keras worker did not start"
+    seconds: list[float] = []
+    request.node.keras_seconds = seconds
+
+    def call() -> None:
+        proc.stdin.write(f"{command}\n")
+        proc.stdin.flush()
+        answer = proc.stdout.readline().split()
+        assert answer[:1] == ["done"], f"the Keras worker answered {answer!r}"
+        seconds.append(float(answer[1]))
+
+    return call
+
+
 def make_jax(w: Workload, x: np.ndarray, y: np.ndarray) -> Epoch:
     """A hand-written MLP and Adam in jax.numpy; the whole step (batch gather, forward, loss,
     gradient, Adam) is one ``jax.jit`` function with its state donated; a Python loop over the
@@ -155,14 +199,7 @@ def make_jax(w: Workload, x: np.ndarray, y: np.ndarray) -> Epoch:
     import jax.numpy as jnp
 
     act = jax.nn.sigmoid if w.activation == "sigmoid" else jax.nn.relu
-    key = jax.random.PRNGKey(SEED)
-    params = []
-    for a, b in zip(w.units, w.units[1:]):
-        key, sub = jax.random.split(key)
-        lim = float(np.sqrt(6 / (a + b)))  # Glorot uniform, as Keras
-        params.append(
-            (jax.random.uniform(sub, (a, b), jnp.float32, -lim, lim), jnp.zeros(b, jnp.float32))
-        )
+    params = jax_glorot(w)
 
     def loss_fn(p, xb, yb):
         h = xb

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import importlib.util
 import statistics
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import inference_peers
 import numpy as np
 import pytest
 
+import inference_peers
+import peers
 from workloads import WORKLOADS, Workload
 
 ROUNDS = {"seed": 20, "mnist": 7}  # a seed prediction takes a millisecond: more rounds
@@ -46,27 +46,7 @@ def _keras(backend: str) -> Callable[..., inference_peers.Predict]:
                 pytest.skip(f"{module} is not installed")
         args = [sys.executable, str(WORKER), backend, w.name, str(batch)]
         args += ["--small"] if small else []
-        proc = subprocess.Popen(
-            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=WORKER.parent
-        )
-
-        def stop() -> None:
-            proc.stdin.close()  # end of input ends the worker
-            proc.wait(timeout=120)
-
-        request.addfinalizer(stop)
-        assert proc.stdout.readline().strip() == "ready", "the Keras worker did not start"
-        seconds: list[float] = []
-        request.node.keras_seconds = seconds
-
-        def predict() -> None:
-            proc.stdin.write("predict\n")
-            proc.stdin.flush()
-            answer = proc.stdout.readline().split()
-            assert answer[:1] == ["done"], f"the Keras worker answered {answer!r}"
-            seconds.append(float(answer[1]))
-
-        return predict
+        return peers.keras_process(args, WORKER.parent, request, "predict")
 
     return make
 

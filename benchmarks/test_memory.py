@@ -29,9 +29,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import memory_worker
 import pytest
 
+import memory_worker
 from workloads import WORKLOADS
 
 WORKER = Path(memory_worker.__file__)

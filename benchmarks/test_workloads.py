@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import statistics
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -37,27 +36,7 @@ def _keras(backend: str) -> Callable[..., peers.Epoch]:
             if importlib.util.find_spec(module) is None:
                 pytest.skip(f"{module} is not installed")
         args = [sys.executable, str(WORKER), backend, w.name] + (["--small"] if small else [])
-        proc = subprocess.Popen(
-            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=WORKER.parent
-        )
-
-        def stop() -> None:
-            proc.stdin.close()  # end of input ends the worker
-            proc.wait(timeout=120)
-
-        request.addfinalizer(stop)
-        assert proc.stdout.readline().strip() == "ready", "the Keras worker did not start"
-        seconds: list[float] = []
-        request.node.keras_seconds = seconds
-
-        def epoch() -> None:
-            proc.stdin.write("epoch\n")
-            proc.stdin.flush()
-            answer = proc.stdout.readline().split()
-            assert answer[:1] == ["done"], f"the Keras worker answered {answer!r}"
-            seconds.append(float(answer[1]))
-
-        return epoch
+        return peers.keras_process(args, WORKER.parent, request, "epoch")
 
     return make
 
