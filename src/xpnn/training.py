@@ -221,6 +221,9 @@ class Trainer:
         steps = math.ceil(n / batch_size)
         on_host = model._xp is np
         batch_hooks = wants_batch_hooks(callbacks)
+        # NumPy's default mode buffers the output of a take with out=; "clip" (the indices are
+        # a permutation, always in range) writes straight into it. CuPy's take has no mode.
+        take_mode = {"mode": "clip"} if type(X).__module__ == "numpy" else {}
         warned = False
         logs: dict[str, float] = {}
         with self.stream():
@@ -246,7 +249,7 @@ class Trainer:
                         ws = self.workspace(hi - lo, size)
                         start += lo
                     if ws.batch:
-                        _gather(ws, X, Y, W, order, start)
+                        _gather(ws, X, Y, W, order, start, take_mode)
                     step(ws)
                     seen += size
                     if on_host and not warned and dist is None and not math.isfinite(totals[0]):
@@ -296,7 +299,9 @@ class Trainer:
         return model.stop_training
 
 
-def _gather(ws: Workspace, X: Any, Y: Any, W: Any, order: Any, start: int) -> None:
+def _gather(
+    ws: Workspace, X: Any, Y: Any, W: Any, order: Any, start: int, mode: dict[str, str]
+) -> None:
     """Rows ``start .. start + ws.batch`` (of the shuffled order) into the workspace."""
     if order is None:
         ws.x[...] = X[start : start + ws.batch]
@@ -305,9 +310,6 @@ def _gather(ws: Workspace, X: Any, Y: Any, W: Any, order: Any, start: int) -> No
             ws.w[...] = W[start : start + ws.batch]
     else:
         idx = order[start : start + ws.batch]
-        # NumPy's default mode buffers the output of a take with out=; "clip" (the indices are
-        # a permutation, always in range) writes straight into it. CuPy's take has no mode.
-        mode = {"mode": "clip"} if type(X).__module__ == "numpy" else {}
         X.take(idx, axis=0, out=ws.x, **mode)
         Y.take(idx, axis=0, out=ws.y, **mode)
         if W is not None:
@@ -350,18 +352,14 @@ def evaluate_arrays(
     accumulators = [totals[s] for s in metric_slices(model.metrics)]
     activation = layers[-1].activation
     penalties = penalized(layers)
-    n = X.shape[0]
-    for start in range(0, n, batch_size):
-        xb, yb = X[start : start + batch_size], Y[start : start + batch_size]
-        wb = None if W is None else W[start : start + batch_size]
-        spaces = [lyr.workspace(xb.shape[0], xp, model.dtype, False) for lyr in layers]
-        a = xb
-        for layer, lws in zip(layers, spaces):
-            a = layer.forward(a, False, lws)
+    for start, a, spaces in _inference_batches(model, X, batch_size):
+        b = a.shape[0]
+        yb = Y[start : start + b]
+        wb = None if W is None else W[start : start + b]
         value, _ = model.loss.value_and_delta(yb, a, activation, xp.empty_like(a), wb)
         for layer, i in penalties:
             value = value + layer.penalty(spaces[i])
-        totals[0] += value * xb.shape[0]
+        totals[0] += value * b
         for m, acc, by_weight in zip(model.metrics, accumulators, model._metric_weighted):
             m.update(acc, yb, a, wb if by_weight else None)
     if dist is not None:
@@ -371,17 +369,23 @@ def evaluate_arrays(
 
 def predict_arrays(model: Any, X: Any, batch_size: int) -> Any:
     """The model's outputs for the device array ``X``, batch by batch into one array of the
-    same backend, through one set of layer buffers per batch size (the full batches and the
-    short last one)."""
-    xp, layers, n = model._xp, model.layers, X.shape[0]
-    out = xp.empty((n, model.output_units), dtype=model.dtype)
+    same backend."""
+    out = model._xp.empty((X.shape[0], model.output_units), dtype=model.dtype)
+    for start, a, _ in _inference_batches(model, X, batch_size):
+        out[start : start + a.shape[0]] = a
+    return out
+
+
+def _inference_batches(model: Any, X: Any, batch_size: int) -> Any:
+    """``(start, output, layer workspaces)`` of each batch of ``X``, forward in inference
+    mode through one set of layer buffers per batch size (the full one and the short last)."""
+    xp, layers = model._xp, model.layers
     spaces: dict[int, list[Any]] = {}
-    for start in range(0, n, batch_size):
+    for start in range(0, X.shape[0], batch_size):
         a = X[start : start + batch_size]
         b = a.shape[0]
         if b not in spaces:
             spaces[b] = [layer.workspace(b, xp, model.dtype, False) for layer in layers]
         for layer, lws in zip(layers, spaces[b]):
             a = layer.forward(a, False, lws)
-        out[start : start + b] = a
-    return out
+        yield start, a, spaces[b]

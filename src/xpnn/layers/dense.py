@@ -104,6 +104,8 @@ class Dense(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self.kernel_form = check_kernel_form(kernel_form, "kernel_form")
+        self.kernel: Any = None  # views into the model's parameters, set by attach
+        self.bias: Any = None
         self.default_form = "matrix"  # the form when kernel_form is None (a model sets it)
 
     @property
@@ -111,13 +113,11 @@ class Dense(Layer):
         """The kernel form in use: the layer's own choice, else its model's."""
         return self.kernel_form or self.default_form
 
-    @property
-    def kernel(self) -> Any:
-        return self.params[0] if self.params else None
-
-    @property
-    def bias(self) -> Any:
-        return self.params[1] if self.use_bias and self.params else None
+    def attach(self, input_dim: int, params: list[Any], grads: list[Any], state: list[Any]) -> None:
+        super().attach(input_dim, params, grads, state)
+        # named once here, not looked up on every step
+        self.kernel = self.params[0]
+        self.bias = self.params[1] if self.use_bias else None
 
     # -- structure ------------------------------------------------------------------------
     def output_dim(self, input_dim: int) -> int:
