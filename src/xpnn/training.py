@@ -24,6 +24,7 @@ import numpy as np
 from . import distributed, graphs
 from .backend import to_device, to_numpy
 from .callbacks import wants_batch_hooks
+from .layers import chain
 
 __all__ = ["Workspace", "make_train_step", "Trainer", "evaluate_arrays", "predict_arrays"]
 
@@ -53,6 +54,7 @@ class Workspace:
         self.layers = [
             layer.workspace(batch, xp, dtype, need_dx=i > 0) for i, layer in enumerate(model.layers)
         ]
+        self.chain = chain(model.layers, self.layers, training=True)
 
 
 def metric_slices(metrics: list[Any]) -> list[slice]:
@@ -75,8 +77,7 @@ def make_train_step(model: Any, totals: Any, dist: Any = None) -> Callable[[Work
     device work on fixed buffers (recordable: graphs.py)."""
     layers, loss, metrics, optimizer = model.layers, model.loss, model.metrics, model.optimizer
     params, grads = model._params, model._grads
-    last, n = layers[-1], len(layers)
-    output_activation = last.activation  # None when the last layer does not end in one
+    output_activation = layers[-1].activation  # None when the last layer does not end in one
     accumulators = [totals[s] for s in metric_slices(metrics)]
     weighted = model._metric_weighted
     penalties = penalized(layers)
@@ -89,9 +90,7 @@ def make_train_step(model: Any, totals: Any, dist: Any = None) -> Callable[[Work
             dist.allreduce(grads)
             optimizer.step(params, grads)
             return
-        a = ws.x  # (batch, inputs)
-        for layer, lws in zip(layers, ws.layers):
-            a = layer.forward(a, True, lws)  # (batch, units)
+        a = ws.chain.forward(ws.x)  # (batch, inputs) -> (batch, units)
         for m, acc, by_weight in zip(metrics, accumulators, weighted):
             m.update(acc, ws.y, a, ws.w if by_weight else None)
         # dL/dz of the output layer in one step where the pair allows (see losses.py);
@@ -100,12 +99,9 @@ def make_train_step(model: Any, totals: Any, dist: Any = None) -> Callable[[Work
         for layer, i in penalties:  # regularization, added to the loss as Keras adds it
             value = value + layer.penalty(ws.layers[i])
         if delta is not None:
-            delta = last.backward_z(delta, ws.layers[-1], n > 1)
+            ws.chain.backward(delta, shortcut=True)
         else:
-            delta = loss.gradient(ws.y, a, ws.delta, ws.w)
-            delta = last.backward(delta, ws.layers[-1], n > 1)
-        for i in range(n - 2, -1, -1):
-            delta = layers[i].backward(delta, ws.layers[i], i > 0)
+            ws.chain.backward(loss.gradient(ws.y, a, ws.delta, ws.w), shortcut=False)
         if dist is not None:  # this share's part of the batch's gradient, summed over ranks
             xp.multiply(grads, ws.scale, out=grads)
             dist.allreduce(grads)
@@ -380,12 +376,11 @@ def _inference_batches(model: Any, X: Any, batch_size: int) -> Any:
     """``(start, output, layer workspaces)`` of each batch of ``X``, forward in inference
     mode through one set of layer buffers per batch size (the full one and the short last)."""
     xp, layers = model._xp, model.layers
-    spaces: dict[int, list[Any]] = {}
+    chains: dict[int, Any] = {}
     for start in range(0, X.shape[0], batch_size):
-        a = X[start : start + batch_size]
-        b = a.shape[0]
-        if b not in spaces:
-            spaces[b] = [layer.workspace(b, xp, model.dtype, False) for layer in layers]
-        for layer, lws in zip(layers, spaces[b]):
-            a = layer.forward(a, False, lws)
-        yield start, a, spaces[b]
+        x = X[start : start + batch_size]
+        b = x.shape[0]
+        if b not in chains:
+            spaces = [layer.workspace(b, xp, model.dtype, False) for layer in layers]
+            chains[b] = chain(layers, spaces, training=False)
+        yield start, chains[b].forward(x), chains[b].spaces

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from .activation import Activation
-from .base import Input, Layer
+from .base import Chain, Input, Layer
 from .batch_norm import BatchNormalization
-from .dense import KERNEL_FORMS, Dense
+from .dense import KERNEL_FORMS, Dense, DenseStack
 from .dropout import Dropout
 from .flatten import Flatten
 
@@ -25,12 +25,20 @@ __all__ = [
     "Activation",
     "Flatten",
     "KERNEL_FORMS",
+    "Chain",
+    "chain",
     "deserialize",
 ]
 
 _BUILTIN: dict[str, type[Layer]] = {
     cls.__name__: cls for cls in (Dense, Dropout, BatchNormalization, Activation, Flatten)
 }
+
+
+def chain(layers: list[Layer], spaces: list[Any], training: bool) -> Chain:
+    """How ``layers`` run through their workspaces ``spaces``: as one compiled stack where they
+    are all Dense layers it can take (``DenseStack``), else one after another."""
+    return DenseStack.of(layers, spaces, training) or Chain(layers, spaces, training)
 
 
 def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Layer:

@@ -22,6 +22,10 @@ Output shortcut: a layer ending in an ``activation`` may also implement
 Internal state: a layer whose ``state_in_weights`` is false keeps its state out of
     ``get_weights`` and the parameter counts (Keras does not list it), though it is saved.
 Saving: ``get_config()`` (with ``class_name``) and ``from_config(config)``.
+
+A model's layers run through a ``Chain``: forward in order, backward in reverse, through one
+workspace per layer. ``layers.chain`` picks it, or ``Dense``'s compiled form of the same chain
+for an all-Dense model on the CPU (dense.py).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import numpy as np
 
 from ..activations import Activation
 
-__all__ = ["Layer", "Input"]
+__all__ = ["Layer", "Input", "Chain"]
 
 
 class Layer:
@@ -168,3 +172,28 @@ class Input:
 
     def __repr__(self) -> str:
         return f"Input(shape={self.shape})"
+
+
+class Chain:
+    """``layers`` run one after another through their workspaces ``spaces``: a model's forward
+    and backward."""
+
+    def __init__(self, layers: list[Layer], spaces: list[Any], training: bool) -> None:
+        self.layers, self.spaces, self.training = layers, spaces, training
+
+    def forward(self, x: Any) -> Any:
+        """The output of the last layer, in its workspace."""
+        for layer, ws in zip(self.layers, self.spaces):
+            x = layer.forward(x, self.training, ws)
+        return x
+
+    def backward(self, delta: Any, shortcut: bool) -> None:
+        """Every layer's gradients from ``delta``, the output's ``dL/da`` (``dL/dz`` when
+        ``shortcut``: the last layer's ``backward_z`` takes it). The first layer's input
+        gradient is not computed."""
+        layers, spaces = self.layers, self.spaces
+        n = len(layers)
+        last = layers[-1].backward_z if shortcut else layers[-1].backward
+        delta = last(delta, spaces[-1], n > 1)
+        for i in range(n - 2, -1, -1):
+            delta = layers[i].backward(delta, spaces[i], i > 0)

@@ -12,6 +12,10 @@ reg.gradient(W)`` after the data term, and the activity term ``reg.gradient(a) /
 ``dL/da`` before the activation's backward. ``backward_z`` (the loss shortcut hands over
 ``dL/dz``) chains that activity term through the activation itself, so the shortcut stays exact
 with an activity regularizer.
+
+``DenseStack`` runs a whole all-Dense model as two compiled calls, forward and backward
+(fused/stack.py), where numba and NumPy's OpenBLAS are there: the same operations in the same
+order as the layer-by-layer chain, without its dozens of calls per step.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ import numpy as np
 
 from .. import activations, initializers, regularizers
 from ..backend import array_module, to_device, to_numpy
+from ..fused import stack
 from ..kernels import KERNELS, dense_backward_into, dense_forward_into
-from .base import Layer
+from .base import Chain, Layer
 
-__all__ = ["Dense", "KERNEL_FORMS"]
+__all__ = ["Dense", "DenseStack", "KERNEL_FORMS"]
 
 KERNEL_FORMS = tuple(KERNELS)
 
@@ -262,3 +267,81 @@ class Dense(Layer):
 
     def __repr__(self) -> str:
         return f"Dense({self.units}, activation={self.activation.name!r}, name={self.name!r})"
+
+
+_STACK_CODES = {
+    id(activations.linear): stack.LINEAR,
+    id(activations.relu): stack.RELU,
+    id(activations.sigmoid): stack.SIGMOID,
+}
+
+
+class DenseStack(Chain):
+    """A chain of Dense layers as two compiled calls (fused/stack.py). ``of`` builds one when
+    every layer can go: ``Dense`` itself (not a subclass), the matrix form, no regularizer, a
+    linear, relu or sigmoid activation, C-contiguous NumPy buffers of one float dtype; it
+    returns None otherwise. An input or ``delta`` the kernels cannot take (another dtype or
+    layout) goes through the plain chain."""
+
+    @classmethod
+    def of(cls, layers: list[Any], spaces: list[Any], training: bool) -> DenseStack | None:
+        if not stack.ENABLED or not layers:
+            return None
+        codes = []
+        for layer in layers:
+            code = _STACK_CODES.get(id(getattr(layer, "activation", None)))
+            if type(layer) is not Dense or layer.form != "matrix" or layer.regularized:
+                return None
+            if code is None:
+                return None
+            codes.append(code)
+        dtype = layers[0].kernel.dtype
+        arrays = [p for layer in layers for p in layer.params + layer.grads]
+        arrays += [a for ws in spaces for a in (ws.z, ws.a, ws.dx) if a is not None]
+        for a in arrays:
+            if type(a) is not np.ndarray or not a.flags.c_contiguous or a.dtype != dtype:
+                return None
+        if training and any(ws.dx is None for ws in spaces[1:]):
+            return None
+        return cls(layers, spaces, training, tuple(codes), dtype)
+
+    def __init__(
+        self,
+        layers: list[Any],
+        spaces: list[Any],
+        training: bool,
+        codes: tuple[int, ...],
+        dtype: Any,
+    ) -> None:
+        super().__init__(layers, spaces, training)
+        self.codes, self.dtype = codes, dtype
+        none = np.zeros(0, dtype=dtype)
+        self.Ws = tuple(layer.kernel for layer in layers)
+        self.bs = tuple(layer.bias if layer.use_bias else none for layer in layers)
+        self.zs = tuple(ws.z for ws in spaces)
+        self.As = tuple(ws.a for ws in spaces)
+        if training:
+            self.dWs = tuple(layer.grads[0] for layer in layers)
+            self.dbs = tuple(layer.grads[1] if layer.use_bias else none for layer in layers)
+            # the first layer's input gradient is never computed: a placeholder keeps the indices
+            self.dxs = (np.zeros((0, 0), dtype=dtype), *(ws.dx for ws in spaces[1:]))
+        for ws, a in zip(spaces[1:], self.As):  # each layer's input, as Dense.forward notes it
+            ws.x = a
+
+    def _takes(self, a: Any) -> bool:
+        return type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == self.dtype
+
+    def forward(self, x: Any) -> Any:
+        if not self._takes(x):
+            return super().forward(x)
+        self.spaces[0].x = x
+        stack.forward(x, self.Ws, self.bs, self.codes, self.zs, self.As)
+        return self.As[-1]
+
+    def backward(self, delta: Any, shortcut: bool) -> None:
+        x = self.spaces[0].x
+        if not (self._takes(delta) and delta.flags.writeable and self._takes(x)):
+            return super().backward(delta, shortcut)
+        stack.backward(
+            delta, x, self.Ws, self.codes, self.zs, self.As, self.dWs, self.dbs, self.dxs, shortcut
+        )
