@@ -21,11 +21,18 @@ Epoch = Callable[[], object]
 
 
 def make_xpnn(
-    w: Workload, x: np.ndarray, y: np.ndarray, kernel: str = "matrix", jit_compile: bool = False
+    w: Workload,
+    x: np.ndarray,
+    y: np.ndarray,
+    kernel: str = "matrix",
+    jit_compile: bool = False,
+    stack: bool = True,
 ) -> Epoch:
     """``model.fit(x, y, epochs=1)`` on the active backend (the data moved there once);
-    ``jit_compile=True`` replays the step as a CUDA graph on CuPy."""
+    ``jit_compile=True`` replays the step as a CUDA graph on CuPy; ``stack=False`` runs the
+    layers one by one (layers.Chain) instead of as one compiled stack (layers.DenseStack)."""
     import xpnn
+    from xpnn.fused import stack as compiled_stack
 
     model = xpnn.Sequential(
         [xpnn.Input((w.features,))]
@@ -43,7 +50,14 @@ def make_xpnn(
     x_dev, y_dev = xpnn.to_device(x), xpnn.to_device(y)
 
     def epoch() -> object:
-        return model.fit(x_dev, y_dev, epochs=1, batch_size=w.batch, verbose=0)
+        if stack:
+            return model.fit(x_dev, y_dev, epochs=1, batch_size=w.batch, verbose=0)
+        enabled = compiled_stack.ENABLED  # read when the step's buffers are made (first fit)
+        compiled_stack.ENABLED = False
+        try:
+            return model.fit(x_dev, y_dev, epochs=1, batch_size=w.batch, verbose=0)
+        finally:
+            compiled_stack.ENABLED = enabled
 
     return epoch
 

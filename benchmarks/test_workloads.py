@@ -15,6 +15,7 @@ import importlib.util
 import statistics
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,8 @@ def _in_process(module: str | None, make: Callable[..., peers.Epoch]) -> Callabl
 
 CONTESTANTS = {
     "xpnn": _in_process(None, peers.make_xpnn),
+    # the same step layer by layer, without the compiled Dense stack: what the stack brings
+    "xpnn_layer_by_layer": _in_process(None, partial(peers.make_xpnn, stack=False)),
     "blas_floor": _in_process(None, peers.make_floor),
     "pytorch": _in_process("torch", peers.make_torch),
     "sklearn_mlp": _in_process("sklearn", peers.make_sklearn),

@@ -268,3 +268,33 @@ def test_training_with_and_without_the_twins_agrees(twins: Twins) -> None:
     assert hist_fast["accuracy"] == pytest.approx(hist_ref["accuracy"], abs=1e-2)
     for a, b in zip(w_fast, w_ref):
         np.testing.assert_allclose(host(a), host(b), rtol=1e-4, atol=1e-5)
+
+
+@NUMBA
+def test_float32_exp_within_one_ulp_of_the_correctly_rounded_value() -> None:
+    """The sigmoid kernels' float32 exp (fused.cpu._expf) over its whole range, subnormal
+    results included: within 1 ulp of exp computed in float64 and rounded, where NumPy's own
+    float32 exp is within 3; and the special values as NumPy gives them."""
+    from numba import njit
+
+    expf = fused.cpu._expf
+
+    @njit
+    def apply(x: np.ndarray, out: np.ndarray) -> None:
+        for i in range(x.size):
+            out[i] = expf(x[i])
+
+    x = np.linspace(-103.97, 88.72, 2_000_001).astype(np.float32)
+    x = np.concatenate([x, np.linspace(-1, 1, 200_001).astype(np.float32)])
+    out = np.empty_like(x)
+    apply(x, out)
+    exact = np.exp(x.astype(np.float64)).astype(np.float32)
+    ulps = np.abs(out.view(np.int32).astype(np.int64) - exact.view(np.int32).astype(np.int64))
+    assert ulps.max() <= 1
+    numpy_ulps = np.abs(np.exp(x).view(np.int32).astype(np.int64) - exact.view(np.int32))
+    assert numpy_ulps.max() <= 3  # the bound the twins' 4-ulp tolerance rests on
+
+    special = np.array([*SPECIAL, -103.98, -103.97, 88.73, -200.0], dtype=np.float32)
+    out = np.empty_like(special)
+    apply(special, out)
+    assert_same(out, np.exp(special))
