@@ -10,14 +10,14 @@ That NumPy code is the reference. Each kernel here performs its operations in th
 and in the same dtype, so that results agree to the last bit where no transcendental function
 is involved (``exp``/``log`` here may differ from NumPy's SIMD versions in the last place,
 and a loss's mean is accumulated in float64 here, pairwise in the array's dtype there);
-tests/test_fused.py holds each twin to that.
+tests/test_fused.py holds each twin to that; benchmarks/test_fused.py times each against its
+reference.
 
 Sigmoid's float32 ``exp`` is ``_expf`` below rather than the C library's: the library call
 keeps LLVM from vectorising the loop (no SIMD math library comes with numba's wheels), and a
 sigmoid layer's forward is most of a small network's elementwise time. ``_expf`` is within
 1 ulp of the correctly rounded value over float32's whole range (NumPy's own AVX-512 ``exp``
-is within 3; tests/test_fused.py checks both bounds), and 4x faster per value here. benchmarks/test_fused.py times each against its
-reference.
+is within 3; tests/test_fused.py checks both bounds), and 4x faster per value here.
 
 Each kernel takes C-contiguous NumPy arrays only (``accepts``); device and strict arrays never
 come here.
