@@ -32,7 +32,7 @@ def make_xpnn(
     ``jit_compile=True`` replays the step as a CUDA graph on CuPy; ``stack=False`` runs the
     layers one by one (layers.Chain) instead of as one compiled stack (layers.DenseStack)."""
     import xpnn
-    from xpnn.fused import stack as compiled_stack
+    from xpnn.fused import cpu
 
     model = xpnn.Sequential(
         [xpnn.Input((w.features,))]
@@ -52,12 +52,12 @@ def make_xpnn(
     def epoch() -> object:
         if stack:
             return model.fit(x_dev, y_dev, epochs=1, batch_size=w.batch, verbose=0)
-        enabled = compiled_stack.ENABLED  # read when the step's buffers are made (first fit)
-        compiled_stack.ENABLED = False
+        enabled = cpu.STACK_ENABLED  # read when the step's buffers are made (first fit)
+        cpu.STACK_ENABLED = False
         try:
             return model.fit(x_dev, y_dev, epochs=1, batch_size=w.batch, verbose=0)
         finally:
-            compiled_stack.ENABLED = enabled
+            cpu.STACK_ENABLED = enabled
 
     return epoch
 

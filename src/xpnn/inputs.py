@@ -149,11 +149,10 @@ def check_x(x: Any, where: str, input_dim: int | None, dtype: np.dtype) -> Any:
     # Checked after the cast: a float64 value beyond float32's range becomes inf there.
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
         cast = arr.astype(dtype, copy=False)
-    if on_device:
-        if not bool(to_numpy(array_module(cast).isfinite(cast).all())):
-            _refuse_non_finite(arr, cast, where, None)
-        return cast
-    with np.errstate(over="ignore", invalid="ignore"):
+        if on_device:
+            if not bool(to_numpy(array_module(cast).isfinite(cast).all())):
+                _refuse_non_finite(arr, cast, where, None)
+            return cast
         # Row sums are finite only if every entry is (NaN and inf propagate); as a
         # matrix-vector product they take one multithreaded BLAS pass, and the full search
         # runs only when they are not (which may also be an overflow of the sums alone).

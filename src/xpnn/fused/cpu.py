@@ -19,6 +19,12 @@ sigmoid layer's forward is most of a small network's elementwise time. ``_expf``
 1 ulp of the correctly rounded value over float32's whole range (NumPy's own AVX-512 ``exp``
 is within 3; tests/test_fused.py checks both bounds), and 4x faster per value here.
 
+The compiled stack of Dense layers (``stack_forward``, ``stack_backward``: a whole all-Dense
+model's forward or backward in one call, layers.DenseStack) is here too, with the ``matmul``
+it calls through NumPy's own OpenBLAS (blas.py finds it): every numba kernel lives in this one
+file, because numba's on-disk cache checks only the file of the function it compiles, not the
+files of the functions it calls.
+
 Each kernel takes C-contiguous NumPy arrays only (``accepts``); device and strict arrays never
 come here.
 """
@@ -29,6 +35,8 @@ import os
 from typing import Any
 
 import numpy as np
+
+from . import blas
 
 try:  # numba is a dependency where it has wheels, absent elsewhere
     if os.environ.get("XPNN_NUMBA", "1") == "0":
@@ -277,3 +285,221 @@ if ENABLED:
             m[i] = mi
             v[i] = vi
             w[i] -= alpha * (mi / (np.sqrt(vi) + e))
+
+
+# -- NumPy's BLAS, called from here (blas.py finds it) ---------------------------------------
+# ``matmul(a, ta, b, tb, out)`` writes ``op(a) @ op(b)`` into ``out`` (``op`` transposes when
+# its flag is set) and follows NumPy's ``matmul`` loop (numpy/_core/src/umath/matmul.c.src)
+# for C-contiguous 2-D operands: ``dot`` for a 1x1 result, a plain loop for an outer product
+# (inner dimension 1), ``gemv`` when one side is a vector, ``gemm`` otherwise, with the same
+# order, transpose flags and leading dimensions, so the results are NumPy's to the last bit
+# (tests/test_stack.py). One exception, never met here: NumPy computes ``a.T @ a`` of one
+# array with ``syrk``; this always uses ``gemm``.
+STACK_ENABLED = ENABLED and blas.ADDRESSES is not None
+LINEAR, RELU, SIGMOID = 0, 1, 2  # the activation codes of the stack kernels
+
+if STACK_ENABLED:
+    import llvmlite.binding as ll
+
+    for _name, _address in blas.ADDRESSES.items():
+        ll.add_symbol(f"xpnn_cblas_{_name}", _address)
+
+    # Pointers are passed as 64-bit integers (the same registers on x86-64 and arm64), and the
+    # CBLAS enums as 32-bit ints; sizes are 64-bit (ILP64).
+    _i32, _i64, _f32, _f64 = types.int32, types.int64, types.float32, types.float64
+
+    def _gemm(name: str, f: Any) -> Any:
+        args = (_i32, _i32, _i32, _i64, _i64, _i64, f, _i64, _i64, _i64, _i64, f, _i64, _i64)
+        return types.ExternalFunction(f"xpnn_cblas_{name}", types.void(*args))
+
+    def _gemv(name: str, f: Any) -> Any:
+        args = (_i32, _i32, _i64, _i64, f, _i64, _i64, _i64, _i64, f, _i64, _i64)
+        return types.ExternalFunction(f"xpnn_cblas_{name}", types.void(*args))
+
+    def _dot(name: str, f: Any) -> Any:
+        return types.ExternalFunction(f"xpnn_cblas_{name}", f(_i64, _i64, _i64, _i64, _i64))
+
+    _sgemm, _dgemm = _gemm("sgemm", _f32), _gemm("dgemm", _f64)
+    _sgemv, _dgemv = _gemv("sgemv", _f32), _gemv("dgemv", _f64)
+    _sdot, _ddot = _dot("sdot", _f32), _dot("ddot", _f64)
+
+    _ROW_MAJOR, _COL_MAJOR, _NO_TRANS, _TRANS = 101, 102, 111, 112
+    _MAXSIZE = 2**31 - 1  # NumPy's BLAS_MAXSIZE: beyond it, its own loop (never here)
+
+    @_jit
+    def _blasable(s1: int, s2: int, d1: int, d2: int, size: int) -> bool:
+        """NumPy's ``is_blasable2d``: unit stride in the second dimension, a usable first."""
+        if s2 != size:
+            return False
+        return s1 % size == 0 and d2 <= s1 // size <= _MAXSIZE
+
+    @_jit
+    def _gemv_call(
+        p1: int,
+        s1m: int,
+        s1n: int,
+        p2: int,
+        s2n: int,
+        po: int,
+        som: int,
+        m: int,
+        n: int,
+        size: int,
+        one: Any,
+    ) -> None:
+        """NumPy's ``gemv``: ``out (m) = A (m, n) @ v (n)`` with A's byte strides ``s1m, s1n``."""
+        if _blasable(s1m, s1n, m, n, size):
+            order, lda = _COL_MAJOR, s1m // size
+        else:
+            order, lda = _ROW_MAJOR, s1n // size
+        zero = one - one
+        if size == 4:
+            _sgemv(order, _TRANS, n, m, one, p1, lda, p2, s2n // size, zero, po, som // size)
+        else:
+            _dgemv(order, _TRANS, n, m, one, p1, lda, p2, s2n // size, zero, po, som // size)
+
+    @_jit
+    def matmul(a: np.ndarray, ta: bool, b: np.ndarray, tb: bool, out: np.ndarray) -> None:
+        """``out = op(a) @ op(b)`` for C-contiguous 2-D arrays of one float dtype, as NumPy's
+        ``np.matmul(a.T if ta else a, b.T if tb else b, out=out)`` computes it."""
+        size = a.itemsize
+        one = out.dtype.type(1.0)
+        # shapes and byte strides of the operands as matmul sees them: (dm, dn) @ (dn, dp)
+        r1, c1 = a.shape
+        r2, c2 = b.shape
+        dm, dn = (c1, r1) if ta else (r1, c1)
+        dp = r2 if tb else c2
+        s1m, s1n = (size, c1 * size) if ta else (c1 * size, size)
+        s2n, s2p = (size, c2 * size) if tb else (c2 * size, size)
+        som, sop = dp * size, size
+        p1, p2, po = a.ctypes.data, b.ctypes.data, out.ctypes.data
+        if dm == 0 or dn == 0 or dp == 0 or max(dm, dn, dp) > _MAXSIZE:
+            _noblas(a, ta, b, tb, out)
+        elif dm == 1 or dn == 1 or dp == 1:
+            i1 = _blasable(s1m, s1n, dm, dn, size) or _blasable(s1n, s1m, dn, dm, size)
+            i2 = _blasable(s2n, s2p, dn, dp, size) or _blasable(s2p, s2n, dp, dn, size)
+            if dm == 1 and dp == 1:  # a scalar: dot, summed in double as NumPy's FLOAT_dot
+                if size == 4:
+                    s = np.float64(_sdot(dn, p1, s1n // size, p2, s2n // size))
+                else:
+                    s = _ddot(dn, p1, s1n // size, p2, s2n // size)
+                out[0, 0] = s
+            elif dn == 1 and (dp == 1 or dm == 1):
+                _noblas(a, ta, b, tb, out)
+            elif dm == 1 and i2 and _blasable(s1n, size, dn, 1, size):  # vector @ matrix
+                _gemv_call(p2, s2p, s2n, p1, s1n, po, sop, dp, dn, size, one)
+            elif dp == 1 and i1 and _blasable(s2n, size, dn, 1, size):  # matrix @ vector
+                _gemv_call(p1, s1m, s1n, p2, s2n, po, som, dm, dn, size, one)
+            else:  # column @ row
+                _noblas(a, ta, b, tb, out)
+        else:
+            if _blasable(s1m, s1n, dm, dn, size):
+                t1, lda = _NO_TRANS, s1m // size
+            else:
+                t1, lda = _TRANS, s1n // size
+            if _blasable(s2n, s2p, dn, dp, size):
+                t2, ldb = _NO_TRANS, s2n // size
+            else:
+                t2, ldb = _TRANS, s2p // size
+            zero = one - one
+            if size == 4:
+                _sgemm(_ROW_MAJOR, t1, t2, dm, dp, dn, one, p1, lda, p2, ldb, zero, po, som // size)
+            else:
+                _dgemm(_ROW_MAJOR, t1, t2, dm, dp, dn, one, p1, lda, p2, ldb, zero, po, som // size)
+
+    @_jit
+    def _noblas(a: np.ndarray, ta: bool, b: np.ndarray, tb: bool, out: np.ndarray) -> None:
+        """NumPy's loop without BLAS: each output starts at 0 and adds the products in order."""
+        A = a.T if ta else a
+        B = b.T if tb else b
+        for m in range(out.shape[0]):
+            for p in range(out.shape[1]):
+                acc = out.dtype.type(0.0)
+                for n in range(A.shape[1]):
+                    acc += A[m, n] * B[n, p]
+                out[m, p] = acc
+
+    # -- a stack of Dense layers, forward or backward in one call (layers.DenseStack) -----------
+    # On a small network the step's arithmetic is cheap and its calls are not: the seed net
+    # (400-25-15-1, batch 32) spends more time passing from Python to NumPy and numba, a dozen
+    # times per layer, than in its matrix products. These two kernels run the same operations
+    # for every layer of an all-Dense model in one call each, through ``matmul`` above and the
+    # kernels of this file: every value is the layer-by-layer step's to the last bit.
+    # Layers go in as tuples of arrays (numba passes a tuple of arrays cheaply), activations as
+    # codes (LINEAR, RELU, SIGMOID); a layer without a bias has a bias of length 0. The first
+    # layer's input comes apart from the rest (the data, perhaps a read-only view), and its
+    # input gradient is never computed.
+    @_jit
+    def _bias_activate(z: np.ndarray, b: np.ndarray, code: int, a: np.ndarray) -> None:
+        """``z += b`` then ``a = g(z)``, as kernels._add_bias_and_activate does it (``a`` is
+        ``z`` itself for a linear layer)."""
+        if b.shape[0] == 0:
+            if code == RELU:
+                zf, af = z.reshape(-1), a.reshape(-1)
+                for i in range(zf.size):
+                    af[i] = _relu(zf[i])
+            elif code == SIGMOID:
+                sigmoid_forward(z, a)
+        elif code == RELU:
+            bias_relu(z, b, a)
+        elif code == SIGMOID:
+            bias_sigmoid(z, b, a)
+        else:
+            for r in range(z.shape[0]):
+                for c in range(z.shape[1]):
+                    z[r, c] += b[c]
+
+    @_jit
+    def stack_forward(x: np.ndarray, Ws: Any, bs: Any, codes: Any, zs: Any, As: Any) -> None:
+        """Every layer's ``z = a_prev @ W + b`` and ``a = g(z)`` into ``zs`` and ``As``."""
+        matmul(x, False, Ws[0], False, zs[0])
+        _bias_activate(zs[0], bs[0], codes[0], As[0])
+        for i in range(1, len(Ws)):
+            matmul(As[i - 1], False, Ws[i], False, zs[i])
+            _bias_activate(zs[i], bs[i], codes[i], As[i])
+
+    @_jit
+    def _layer_backward(
+        d: np.ndarray,
+        inp: Any,
+        code: int,
+        z: np.ndarray,
+        a: np.ndarray,
+        dW: np.ndarray,
+        db: np.ndarray,
+    ) -> None:
+        """``d`` becomes ``dL/dz`` (in place), then ``dW = inp.T @ d`` and ``db`` its column sums
+        (kernels.dense_backward_into, less the input gradient)."""
+        if code == RELU:
+            relu_backward_inplace(d, z)
+        elif code == SIGMOID:
+            sigmoid_backward_inplace(d, a)
+        matmul(inp, True, d, False, dW)
+        if db.shape[0] > 0:
+            column_sums(d, db)
+
+    @_jit
+    def stack_backward(
+        delta: np.ndarray,
+        x: np.ndarray,
+        Ws: Any,
+        codes: Any,
+        zs: Any,
+        As: Any,
+        dWs: Any,
+        dbs: Any,
+        dxs: Any,
+        shortcut: bool,
+    ) -> None:
+        """The gradients of every layer from ``delta``, the output's ``dL/da`` (``dL/dz`` when
+        ``shortcut``: the loss took the output activation's derivative already). ``delta``
+        and every ``dxs[i]`` are overwritten with ``dL/dz`` of their layer."""
+        last = len(Ws) - 1
+        d = delta
+        for i in range(last, 0, -1):
+            code = LINEAR if shortcut and i == last else codes[i]
+            _layer_backward(d, As[i - 1], code, zs[i], As[i], dWs[i], dbs[i])
+            matmul(d, False, Ws[i], True, dxs[i])
+            d = dxs[i]
+        code = LINEAR if shortcut and last == 0 else codes[0]
+        _layer_backward(d, x, code, zs[0], As[0], dWs[0], dbs[0])

@@ -14,7 +14,7 @@ reg.gradient(W)`` after the data term, and the activity term ``reg.gradient(a) /
 with an activity regularizer.
 
 ``DenseStack`` runs a whole all-Dense model as two compiled calls, forward and backward
-(fused/stack.py), where numba and NumPy's OpenBLAS are there: the same operations in the same
+(fused/cpu.py), where numba and NumPy's OpenBLAS are there: the same operations in the same
 order as the layer-by-layer chain, without its dozens of calls per step.
 """
 
@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import activations, initializers, regularizers
 from ..backend import array_module, to_device, to_numpy
-from ..fused import stack
+from ..fused import cpu
 from ..kernels import KERNELS, dense_backward_into, dense_forward_into
 from .base import Chain, Layer
 
@@ -270,14 +270,14 @@ class Dense(Layer):
 
 
 _STACK_CODES = {
-    id(activations.linear): stack.LINEAR,
-    id(activations.relu): stack.RELU,
-    id(activations.sigmoid): stack.SIGMOID,
+    id(activations.linear): cpu.LINEAR,
+    id(activations.relu): cpu.RELU,
+    id(activations.sigmoid): cpu.SIGMOID,
 }
 
 
 class DenseStack(Chain):
-    """A chain of Dense layers as two compiled calls (fused/stack.py). ``of`` builds one when
+    """A chain of Dense layers as two compiled calls (fused/cpu.py). ``of`` builds one when
     every layer can go: ``Dense`` itself (not a subclass), the matrix form, no regularizer, a
     linear, relu or sigmoid activation, C-contiguous NumPy buffers of one float dtype; it
     returns None otherwise. An input or ``delta`` the kernels cannot take (another dtype or
@@ -285,7 +285,7 @@ class DenseStack(Chain):
 
     @classmethod
     def of(cls, layers: list[Any], spaces: list[Any], training: bool) -> DenseStack | None:
-        if not stack.ENABLED or not layers:
+        if not cpu.STACK_ENABLED or not layers:
             return None
         codes = []
         for layer in layers:
@@ -335,13 +335,13 @@ class DenseStack(Chain):
         if not self._takes(x):
             return super().forward(x)
         self.spaces[0].x = x
-        stack.forward(x, self.Ws, self.bs, self.codes, self.zs, self.As)
+        cpu.stack_forward(x, self.Ws, self.bs, self.codes, self.zs, self.As)
         return self.As[-1]
 
     def backward(self, delta: Any, shortcut: bool) -> None:
         x = self.spaces[0].x
         if not (self._takes(delta) and delta.flags.writeable and self._takes(x)):
             return super().backward(delta, shortcut)
-        stack.backward(
+        cpu.stack_backward(
             delta, x, self.Ws, self.codes, self.zs, self.As, self.dWs, self.dbs, self.dxs, shortcut
         )

@@ -1,0 +1,264 @@
+"""The compiled Dense stack: ``fused.cpu.matmul`` is NumPy's ``matmul`` to the last bit,
+training and inference through ``DenseStack`` give the layer-by-layer ``Chain``'s numbers
+exactly, and whatever the stack cannot take goes through the plain ``Chain``."""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+from typing import Any
+
+import numpy as np
+import pytest
+
+from xpnn import Dense, Input, Sequential, losses, training
+from xpnn.fused import blas, cpu
+from xpnn.layers import BatchNormalization, Chain, DenseStack, Dropout, chain
+
+pytestmark = pytest.mark.skipif(
+    not cpu.STACK_ENABLED,
+    reason="the compiled Dense stack needs numba and NumPy's own scipy-openblas",
+)
+
+
+def same_bits(got: np.ndarray, want: np.ndarray) -> None:
+    """Equal to the last bit (``-0.0`` and ``+0.0`` differ), with the same dtype and shape."""
+    assert got.dtype == want.dtype and got.shape == want.shape
+    got_b, want_b = (
+        np.ascontiguousarray(got).view(np.uint8),
+        np.ascontiguousarray(want).view(np.uint8),
+    )
+    assert np.array_equal(got_b, want_b), f"largest difference {np.abs(got - want).max()}"
+
+
+# -- cpu.matmul -------------------------------------------------------------------------------
+# (m, k, p): dot (1x1), gemv both ways, the outer-product and 1-wide noblas loops, empty, gemm
+SHAPES = [(1, 1, 1), (1, 7, 1), (1, 7, 5), (6, 7, 1), (6, 1, 5), (1, 1, 5), (6, 1, 1)]
+SHAPES += [(0, 3, 2), (2, 0, 3), (2, 3, 4), (33, 17, 9), (130, 257, 65)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("zeros", [False, True], ids=["random", "signed-zeros"])
+def test_matmul_is_numpys_to_the_bit(
+    dtype: Any, ta: bool, tb: bool, shape: Any, zeros: bool
+) -> None:
+    m, k, p = shape
+    rng = np.random.default_rng([m, k, p, ta, tb])
+    a = rng.normal(size=(m, k)).astype(dtype)
+    b = rng.normal(size=(k, p)).astype(dtype)
+    if zeros:  # products 0 * (negative) are -0.0: NumPy's loop starts each sum at +0.0
+        a[: max(m // 2, 1)] = 0
+        b = -np.abs(b) - 1
+    a_arg = np.ascontiguousarray(a.T) if ta else a
+    b_arg = np.ascontiguousarray(b.T) if tb else b
+    want = np.matmul(a_arg.T if ta else a_arg, b_arg.T if tb else b_arg)
+    out = np.full((m, p), np.nan, dtype=dtype)
+    cpu.matmul(a_arg, ta, b_arg, tb, out)
+    same_bits(out, want)
+
+
+def test_blas_is_the_openblas_numpy_loaded() -> None:
+    """Thread limits set for NumPy (threadpoolctl) must reach the library blas.py calls."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    class DlInfo(ctypes.Structure):
+        _fields_ = [("fname", ctypes.c_char_p), ("fbase", ctypes.c_void_p)]
+        _fields_ += [("sname", ctypes.c_char_p), ("saddr", ctypes.c_void_p)]
+
+    info = DlInfo()
+    dladdr = getattr(ctypes.CDLL(None), "dladdr", None)
+    if dladdr is None or not dladdr(ctypes.c_void_p(blas.ADDRESSES["dgemm"]), ctypes.byref(info)):
+        pytest.skip("dladdr is not available here")
+    path = os.path.realpath(info.fname.decode())
+    loaded = [i for i in threadpoolctl.threadpool_info() if i["internal_api"] == "openblas"]
+    assert path in {os.path.realpath(i["filepath"]) for i in loaded}
+    get_threads = ctypes.CDLL(path).scipy_openblas_get_num_threads64_  # the same instance
+    (reported,) = [i["num_threads"] for i in loaded if os.path.realpath(i["filepath"]) == path]
+    assert get_threads() == reported
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        assert get_threads() == 1
+    assert get_threads() == reported
+
+
+# -- training and inference: the stack against the layer-by-layer chain --------------------------
+RNG = np.random.default_rng(7)
+X = RNG.normal(size=(65, 6)).astype(np.float32)  # batches of 16 leave a last batch of 1
+X[3] = 0  # a row of zeros: products of zeros
+WEIGHTS = np.random.default_rng(8).uniform(0.2, 2.0, size=X.shape[0])
+TARGETS = {
+    "binary": (X[:, 0] + X[:, 1] > 0).astype(np.float32),
+    "classes": np.argmax(X[:, :3], axis=1),
+    "regression": X[:, :2] * 2 + 0.5,
+    "positive": np.abs(X[:, :1]),
+}
+BCE = "binary_crossentropy"
+BCE_LOGITS = functools.partial(losses.BinaryCrossentropy, from_logits=True)
+SCCE_LOGITS = functools.partial(losses.SparseCategoricalCrossentropy, from_logits=True)
+# hidden activations, (output activation, units), loss, metrics, targets
+CASES = {
+    "sigmoid-bce": (["relu", "sigmoid"], ("sigmoid", 1), BCE, ["accuracy"], "binary"),
+    "logits-bce": (["sigmoid"], ("linear", 1), BCE_LOGITS, ["accuracy"], "binary"),
+    "logits-scce": (["relu", "linear"], ("linear", 3), SCCE_LOGITS, ["accuracy"], "classes"),
+    "linear-mse": (["linear", "relu"], ("linear", 2), "mse", ["mae"], "regression"),
+    "relu-mae": (["sigmoid", "relu"], ("relu", 1), "mae", None, "positive"),
+    "single-layer": ([], ("sigmoid", 1), BCE, ["accuracy"], "binary"),
+}
+
+
+def spy(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Chain], dict[str, list[Any]]]:
+    """Every chain training.py makes from now on (the step's and inference's), and the first
+    argument of every call of the compiled ``cpu.stack_forward`` and ``cpu.stack_backward``."""
+    made: list[Chain] = []
+    real_chain = training.chain
+
+    def recording(*args: Any, **kwargs: Any) -> Chain:
+        made.append(real_chain(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(training, "chain", recording)
+    calls: dict[str, list[Any]] = {"forward": [], "backward": []}
+    for name, seen in calls.items():
+        real = getattr(cpu, f"stack_{name}")
+        monkeypatch.setattr(
+            cpu, f"stack_{name}", lambda a, *rest, r=real, s=seen: s.append(a) or r(a, *rest)
+        )
+    return made, calls
+
+
+def run(
+    layers: list[Any],
+    loss: Any,
+    metrics: Any,
+    y: np.ndarray,
+    *,
+    x: np.ndarray = X,
+    w: Any = None,
+    dtype: str = "float32",
+    kernel: str = "matrix",
+) -> tuple[Sequential, dict[str, list[float]], np.ndarray]:
+    model = Sequential([Input((x.shape[1],)), *layers], seed=3, dtype=dtype, kernel=kernel)
+    model.compile(optimizer="adam", loss=loss() if callable(loss) else loss, metrics=metrics)
+    history = model.fit(
+        x, y, batch_size=16, epochs=3, verbose=0, sample_weight=w, validation_data=(x[:20], y[:20])
+    )
+    return model, history.history, model.predict(x, batch_size=16)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
+def test_stack_trains_exactly_as_the_chain(
+    monkeypatch: pytest.MonkeyPatch, case: str, dtype: str, use_bias: bool, weighted: bool
+) -> None:
+    hidden, (out_act, units), loss, metrics, target = CASES[case]
+    w = WEIGHTS if weighted else None
+    results = {}
+    for enabled, kind in [(True, DenseStack), (False, Chain)]:
+        monkeypatch.setattr(cpu, "STACK_ENABLED", enabled)
+        made, calls = spy(monkeypatch)
+        layers = [Dense(n, act, use_bias=use_bias) for n, act in zip([7, 5], hidden)]
+        layers.append(Dense(units, out_act, use_bias=use_bias))
+        model, history, predicted = run(layers, loss, metrics, TARGETS[target], w=w, dtype=dtype)
+        spaces = model._trainer.spaces
+        assert sorted(b for b, _ in spaces) == [1, 16]
+        assert all(type(ws.chain) is kind for ws in spaces.values())
+        assert {c.training for c in made} == {True, False} and all(type(c) is kind for c in made)
+        # every batch compiled: 3 epochs of 5 steps, 2 validation batches per epoch, 5 predicted
+        counts = [len(calls["forward"]), len(calls["backward"])]
+        assert counts == ([15 + 6 + 5, 15] if enabled else [0, 0])
+        results[enabled] = model.get_weights(), history, predicted
+    (w_on, h_on, p_on), (w_off, h_off, p_off) = results[True], results[False]
+    assert all(np.isfinite(v).all() for v in h_on.values())
+    assert h_on == h_off
+    for got, want in zip(w_on, w_off, strict=True):
+        same_bits(got, want)
+    same_bits(p_on, p_off)
+
+
+class MyDense(Dense):
+    pass
+
+
+# the first layer of each model (the rest: a sigmoid output), or the whole model
+FALLBACKS = {
+    "softmax": lambda: [Dense(5, "relu"), Dense(3, "softmax")],
+    "tanh": lambda: [Dense(5, "tanh")],
+    "kernel_regularizer": lambda: [Dense(5, "relu", kernel_regularizer="l2")],
+    "bias_regularizer": lambda: [Dense(5, "relu", bias_regularizer="l1")],
+    "activity_regularizer": lambda: [Dense(5, "relu", activity_regularizer="l2")],
+    "dropout": lambda: [Dense(5, "relu"), Dropout(0.3)],
+    "batch_norm": lambda: [Dense(5, "relu"), BatchNormalization()],
+    "subclass": lambda: [MyDense(5, "relu")],
+    "kernel_form": lambda: [Dense(5, "relu", kernel_form="loop")],
+    "model_kernel_loop": lambda: [Dense(5, "relu")],
+}
+
+
+@pytest.mark.parametrize("case", list(FALLBACKS))
+def test_what_the_stack_cannot_take_runs_through_the_chain(
+    monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    layers = FALLBACKS[case]()
+    if case == "softmax":
+        loss, y = "sparse_categorical_crossentropy", TARGETS["classes"]
+    else:
+        layers, loss, y = [*layers, Dense(1, "sigmoid")], BCE, TARGETS["binary"]
+    made, _ = spy(monkeypatch)
+    kernel = "loop" if case == "model_kernel_loop" else "matrix"
+    model, history, predicted = run(layers, loss, None, y, kernel=kernel)
+    assert made and all(type(c) is Chain for c in made)
+    assert all(type(ws.chain) is Chain for ws in model._trainer.spaces.values())
+    assert np.isfinite(history["loss"]).all() and np.isfinite(predicted).all()
+
+
+def test_stack_falls_back_call_by_call() -> None:
+    """A forward or backward the kernels cannot take (another layout or dtype) runs the plain
+    chain, and the next one they can take runs compiled again, with the chain's numbers."""
+    model = Sequential([Input((6,)), Dense(7, "relu"), Dense(5, "sigmoid"), Dense(2)], seed=1)
+    x = X[:8]
+    inputs = [x, np.asfortranarray(x), x, x.astype(np.float64), x]
+    delta = RNG.normal(size=(8, 2)).astype(np.float32)
+    outputs = {}
+    for kind in (DenseStack, Chain):
+        spaces = [layer.workspace(8, np, np.float32, i > 0) for i, layer in enumerate(model.layers)]
+        c = (
+            chain(model.layers, spaces, True)
+            if kind is DenseStack
+            else Chain(model.layers, spaces, True)
+        )
+        assert type(c) is kind
+        outputs[kind] = []
+        for xb in inputs:
+            outputs[kind].append(c.forward(xb).copy())
+            c.backward(delta.copy(), shortcut=False)
+            outputs[kind].append(model._grads.copy())
+    for got, want in zip(outputs[DenseStack], outputs[Chain], strict=True):
+        same_bits(got, want)
+
+
+def test_predict_on_other_layouts_and_read_only_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """predict casts a float64 x to the model's dtype keeping its layout: a Fortran-ordered x
+    runs through the plain chain, a C-ordered one compiled; a read-only one compiled, as is."""
+    y = TARGETS["binary"]
+    layers = [Dense(7, "relu"), Dense(1, "sigmoid")]
+    model, history, want = run(layers, BCE, None, y)
+    frozen = X.copy()
+    frozen.setflags(write=False)
+    for x in (
+        np.asfortranarray(X),
+        X.astype(np.float64),
+        np.asfortranarray(X.astype(np.float64)),
+        frozen,
+    ):
+        same_bits(model.predict(x, batch_size=16), want)
+    _, calls = spy(monkeypatch)
+    same_bits(model.predict(frozen, batch_size=16), want)
+    assert len(calls["forward"]) == 5 and not any(a.flags.writeable for a in calls["forward"])
+    again = run([Dense(7, "relu"), Dense(1, "sigmoid")], BCE, None, y, x=frozen)
+    assert again[1] == history
+    same_bits(again[2], want)
