@@ -15,6 +15,7 @@ import pytest
 from xpnn import Dense, Input, Sequential, losses, training
 from xpnn.fused import blas, cpu
 from xpnn.layers import BatchNormalization, Chain, DenseStack, Dropout, chain
+from xpnn.layers import dense as dense_module
 
 pytestmark = pytest.mark.skipif(
     not cpu.STACK_ENABLED,
@@ -98,6 +99,9 @@ TARGETS = {
 BCE = "binary_crossentropy"
 BCE_LOGITS = functools.partial(losses.BinaryCrossentropy, from_logits=True)
 SCCE_LOGITS = functools.partial(losses.SparseCategoricalCrossentropy, from_logits=True)
+# the compiled training passes, one per fused loss kernel, and the cases that use one
+TRAIN_KERNELS = ("bce_sigmoid", "bce_logits", "softmax_ce_sparse")
+ONE_CALL = {"sigmoid-bce", "logits-bce", "logits-scce", "single-layer"}
 # hidden activations, (output activation, units), loss, metrics, targets
 CASES = {
     "sigmoid-bce": (["relu", "sigmoid"], ("sigmoid", 1), BCE, ["accuracy"], "binary"),
@@ -120,12 +124,22 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Chain], dict[str, list[An
         return made[-1]
 
     monkeypatch.setattr(training, "chain", recording)
-    calls: dict[str, list[Any]] = {"forward": [], "backward": []}
-    for name, seen in calls.items():
-        real = getattr(cpu, f"stack_{name}")
-        monkeypatch.setattr(
-            cpu, f"stack_{name}", lambda a, *rest, r=real, s=seen: s.append(a) or r(a, *rest)
-        )
+    calls: dict[str, list[Any]] = {"forward": [], "backward": [], "train": []}
+    keys = {"stack_forward": "forward", "stack_backward": "backward"}
+    keys.update((f"stack_train_{loss}", "train") for loss in TRAIN_KERNELS)
+
+    class Spy:
+        """fused.cpu as layers/dense.py sees it, the stack kernels counted. (The module itself
+        stays as it is: the compiled kernels look each other up in it.)"""
+
+        def __getattr__(self, name: str) -> Any:
+            real = getattr(cpu, name)
+            if name not in keys:
+                return real
+            seen = calls[keys[name]]
+            return lambda a, *rest: seen.append(a) or real(a, *rest)
+
+    monkeypatch.setattr(dense_module, "cpu", Spy())
     return made, calls
 
 
@@ -168,9 +182,15 @@ def test_stack_trains_exactly_as_the_chain(
         assert sorted(b for b, _ in spaces) == [1, 16]
         assert all(type(ws.chain) is kind for ws in spaces.values())
         assert {c.training for c in made} == {True, False} and all(type(c) is kind for c in made)
-        # every batch compiled: 3 epochs of 5 steps, 2 validation batches per epoch, 5 predicted
-        counts = [len(calls["forward"]), len(calls["backward"])]
-        assert counts == ([15 + 6 + 5, 15] if enabled else [0, 0])
+        # every batch compiled: 3 epochs of 5 steps, 2 validation batches per epoch, 5 predicted;
+        # the steps in one call each (gather, forward, loss, backward) where the loss has a
+        # fused kernel and no sample weights
+        counts = [len(calls[k]) for k in ("forward", "backward", "train")]
+        one_call = case in ONE_CALL and not weighted
+        expected = [6 + 5, 0, 15] if one_call else [15 + 6 + 5, 15, 0]
+        assert counts == (expected if enabled else [0, 0, 0])
+        if enabled:
+            assert all((ws.train is not None) == one_call for ws in spaces.values())
         results[enabled] = model.get_weights(), history, predicted
     (w_on, h_on, p_on), (w_off, h_off, p_off) = results[True], results[False]
     assert all(np.isfinite(v).all() for v in h_on.values())
@@ -262,3 +282,37 @@ def test_predict_on_other_layouts_and_read_only_data(monkeypatch: pytest.MonkeyP
     again = run([Dense(7, "relu"), Dense(1, "sigmoid")], BCE, None, y, x=frozen)
     assert again[1] == history
     same_bits(again[2], want)
+
+
+@pytest.mark.parametrize(
+    "variant", ["fortran", "float64-data", "int32-labels", "no-shuffle", "read-only"]
+)
+def test_one_call_step_matches_the_chain_on_other_data(
+    monkeypatch: pytest.MonkeyPatch, variant: str
+) -> None:
+    """The compiled pass gathers the batch itself: from data in another layout or dtype, from
+    other label dtypes, and without shuffling (the plain gather then) it trains as the chain."""
+    x, y = X, TARGETS["classes"]
+    x = np.asfortranarray(x) if variant == "fortran" else x
+    x = x.astype(np.float64) if variant == "float64-data" else x
+    y = y.astype(np.int32) if variant == "int32-labels" else y
+    if variant == "read-only":
+        x, y = x.copy(), y.copy()
+        x.setflags(write=False)
+        y.setflags(write=False)
+    results = []
+    for enabled in (True, False):
+        monkeypatch.setattr(cpu, "STACK_ENABLED", enabled)
+        made, calls = spy(monkeypatch)
+        model = Sequential([Input((x.shape[1],)), Dense(7, "relu"), Dense(3)], seed=3)
+        model.compile(optimizer="adam", loss=SCCE_LOGITS(), metrics=["accuracy"])
+        history = model.fit(
+            x, y, batch_size=16, epochs=2, verbose=0, shuffle=variant != "no-shuffle"
+        )
+        trained = 0 if variant == "no-shuffle" else 10
+        assert len(calls["train"]) == (trained if enabled else 0)
+        results.append((model.get_weights(), history.history))
+    (w_on, h_on), (w_off, h_off) = results
+    assert h_on == h_off
+    for got, want in zip(w_on, w_off, strict=True):
+        same_bits(got, want)

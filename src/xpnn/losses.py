@@ -126,11 +126,25 @@ class Loss:
         """dL/dz of the output layer when the activation + loss pair collapses, else None."""
         return None
 
+    def fused_kernel(self, activation: Activation | None) -> tuple[str, tuple[Any, ...]] | None:
+        """The one-pass kernel (fused/) that gives this loss's value and ``dL/dz`` after
+        ``activation``, unweighted: its name and the arguments after ``(a, y, delta)``; None
+        when there is none (the array code runs)."""
+        return None
+
     def value_and_delta(
         self, y_true: Any, a: Any, activation: Activation | None, out: Any = None, w: Any = None
     ) -> tuple[Any, Any | None]:
         """``value`` and ``output_delta`` together (one pass where a fused kernel exists).
         With per-sample weights ``w``: ``mean(w_i * L_i)`` and its ``dL/dz``."""
+        if (
+            w is None
+            and out is not None
+            and (spec := self.fused_kernel(activation)) is not None
+            and (kernels := fused.pick(y_true, a, out))
+        ):
+            name, args = spec
+            return getattr(kernels, name)(a, y_true, out, *args), out
         if w is None:
             return self.value(y_true, a), self.output_delta(y_true, a, activation, out)
         value = (self.per_sample(y_true, a) * w).mean()
@@ -253,15 +267,12 @@ class BinaryCrossentropy(Loss):
         g /= n
         return g
 
-    def value_and_delta(
-        self, y_true: Any, a: Any, activation: Activation | None, out: Any = None, w: Any = None
-    ) -> tuple[Any, Any | None]:
-        if w is None and out is not None and (kernels := fused.pick(y_true, a, out)):
-            if self.from_logits and activation is linear:
-                return kernels.bce_logits(a, y_true, out), out
-            if not self.from_logits and activation is sigmoid:
-                return kernels.bce_sigmoid(a, y_true, out, EPSILON), out
-        return super().value_and_delta(y_true, a, activation, out, w)
+    def fused_kernel(self, activation: Activation | None) -> tuple[str, tuple[Any, ...]] | None:
+        if self.from_logits and activation is linear:
+            return "bce_logits", ()
+        if not self.from_logits and activation is sigmoid:
+            return "bce_sigmoid", (EPSILON,)
+        return None
 
     def output_delta(
         self, y_true: Any, a: Any, activation: Activation, out: Any = None
@@ -393,15 +404,12 @@ class SparseCategoricalCrossentropy(_CategoricalBase):
             )
         return y
 
-    def value_and_delta(
-        self, y_true: Any, a: Any, activation: Activation | None, out: Any = None, w: Any = None
-    ) -> tuple[Any, Any | None]:
-        if w is None and out is not None and (kernels := fused.pick(y_true, a, out)):
-            if self.from_logits and activation is linear:
-                return kernels.softmax_ce_sparse(a, y_true, out, True, EPSILON), out
-            if not self.from_logits and activation is softmax:
-                return kernels.softmax_ce_sparse(a, y_true, out, False, EPSILON), out
-        return super().value_and_delta(y_true, a, activation, out, w)
+    def fused_kernel(self, activation: Activation | None) -> tuple[str, tuple[Any, ...]] | None:
+        if self.from_logits and activation is linear:
+            return "softmax_ce_sparse", (True, EPSILON)
+        if not self.from_logits and activation is softmax:
+            return "softmax_ce_sparse", (False, EPSILON)
+        return None
 
     def _onehot_like(self, y: Any, p: Any) -> Any:
         xp = array_module(p)

@@ -55,6 +55,10 @@ class Workspace:
             layer.workspace(batch, xp, dtype, need_dx=i > 0) for i, layer in enumerate(model.layers)
         ]
         self.chain = chain(model.layers, self.layers, training=True)
+        # gather, forward, loss and backward in one compiled call, where the chain has one for
+        # this loss (unweighted: the weighted loss is the array code's)
+        kernel = None if weighted else model.loss.fused_kernel(model.layers[-1].activation)
+        self.train = None if kernel is None else self.chain.trainer(kernel)
 
 
 def metric_slices(metrics: list[Any]) -> list[slice]:
@@ -84,24 +88,30 @@ def make_train_step(model: Any, totals: Any, dist: Any = None) -> Callable[[Work
     xp = model._xp
     track_finite = xp is not np  # see Trainer.run: the host checks the loss directly
 
-    def step(ws: Workspace) -> None:
+    def step(ws: Workspace, rows: tuple[Any, Any, Any, int] | None = None) -> None:
+        """One step on the batch in ``ws``; or, with ``rows = (X, Y, order, start)`` and a
+        compiled pass (``ws.train``), on the batch that pass gathers itself."""
         if ws.batch == 0:  # an empty share of a global batch: join the sum with zeros
             grads.fill(0)
             dist.allreduce(grads)
             optimizer.step(params, grads)
             return
-        a = ws.chain.forward(ws.x)  # (batch, inputs) -> (batch, units)
+        if rows is not None:  # gather, forward, loss and backward in one call
+            value, a = ws.train(*rows, ws.x, ws.y, ws.delta)
+        else:
+            a = ws.chain.forward(ws.x)  # (batch, inputs) -> (batch, units)
         for m, acc, by_weight in zip(metrics, accumulators, weighted):
             m.update(acc, ws.y, a, ws.w if by_weight else None)
-        # dL/dz of the output layer in one step where the pair allows (see losses.py);
-        # otherwise dL/da, chained through the output layer's own backward.
-        value, delta = loss.value_and_delta(ws.y, a, output_activation, ws.delta, ws.w)
-        for layer, i in penalties:  # regularization, added to the loss as Keras adds it
-            value = value + layer.penalty(ws.layers[i])
-        if delta is not None:
-            ws.chain.backward(delta, shortcut=True)
-        else:
-            ws.chain.backward(loss.gradient(ws.y, a, ws.delta, ws.w), shortcut=False)
+        if rows is None:
+            # dL/dz of the output layer in one step where the pair allows (see losses.py);
+            # otherwise dL/da, chained through the output layer's own backward.
+            value, delta = loss.value_and_delta(ws.y, a, output_activation, ws.delta, ws.w)
+            for layer, i in penalties:  # regularization, added to the loss as Keras adds it
+                value = value + layer.penalty(ws.layers[i])
+            if delta is not None:
+                ws.chain.backward(delta, shortcut=True)
+            else:
+                ws.chain.backward(loss.gradient(ws.y, a, ws.delta, ws.w), shortcut=False)
         if dist is not None:  # this share's part of the batch's gradient, summed over ranks
             xp.multiply(grads, ws.scale, out=grads)
             dist.allreduce(grads)
@@ -220,6 +230,9 @@ class Trainer:
         # NumPy's default mode buffers the output of a take with out=; "clip" (the indices are
         # a permutation, always in range) writes straight into it. CuPy's take has no mode.
         take_mode = {"mode": "clip"} if type(X).__module__ == "numpy" else {}
+        # a workspace's compiled pass (ws.train) gathers shuffled NumPy batches itself
+        compiled = shuffle and not isinstance(step, graphs.Replayed)
+        compiled = compiled and type(X) is np.ndarray and type(Y) is np.ndarray and W is None
         warned = False
         logs: dict[str, float] = {}
         with self.stream():
@@ -244,9 +257,12 @@ class Trainer:
                         lo, hi = distributed.shares(size, dist.size)[dist.rank]
                         ws = self.workspace(hi - lo, size)
                         start += lo
-                    if ws.batch:
-                        _gather(ws, X, Y, W, order, start, take_mode)
-                    step(ws)
+                    if compiled and ws.train is not None:
+                        step(ws, (X, Y, order, start))
+                    else:
+                        if ws.batch:
+                            _gather(ws, X, Y, W, order, start, take_mode)
+                        step(ws)
                     seen += size
                     if on_host and not warned and dist is None and not math.isfinite(totals[0]):
                         warned = _warn_not_finite(epoch, k)

@@ -13,9 +13,10 @@ and a loss's mean is accumulated in float64 here, pairwise in the array's dtype 
 tests/test_fused.py holds each twin to that; benchmarks/test_fused.py times each against its
 reference.
 
-Sigmoid's float32 ``exp`` is ``_expf`` below rather than the C library's: the library call
-keeps LLVM from vectorising the loop (no SIMD math library comes with numba's wheels), and a
-sigmoid layer's forward is most of a small network's elementwise time. ``_expf`` is within
+The float32 ``exp`` of sigmoid and of the softmax cross-entropy is ``_expf`` below rather than
+the C library's: the library call keeps LLVM from vectorising the loop (no SIMD math library
+comes with numba's wheels), and a sigmoid layer's forward is most of a small network's
+elementwise time. ``_expf`` is within
 1 ulp of the correctly rounded value over float32's whole range (NumPy's own AVX-512 ``exp``
 is within 3; tests/test_fused.py checks both bounds), and 4x faster per value here.
 
@@ -167,25 +168,30 @@ if ENABLED:
             df[i] = df[i] * (one if zf[i] > 0 else zero)
         return delta
 
+    # A layer's rows are short (the seed net's are 25, 15 and 1 wide): vectorised along a row,
+    # most of the work would fall in the scalar remainder. So the bias goes in row by row and
+    # the activation runs over the whole buffer as one flat loop. Each value sees the same
+    # operations as in one pass (z + b, then g), so the results are the same.
     @_jit
-    def bias_relu(z: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """``z += b; out = max(z, 0)`` in one pass."""
+    def _add_bias(z: np.ndarray, b: np.ndarray) -> None:
         for r in range(z.shape[0]):
             for c in range(z.shape[1]):
-                v = z[r, c] + b[c]
-                z[r, c] = v
-                out[r, c] = _relu(v)
+                z[r, c] += b[c]
+
+    @_jit
+    def bias_relu(z: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``z += b; out = max(z, 0)``."""
+        _add_bias(z, b)
+        zf, of = z.reshape(-1), out.reshape(-1)
+        for i in range(zf.size):
+            of[i] = _relu(zf[i])
         return out
 
     @_jit
     def bias_sigmoid(z: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """``z += b; out = sigmoid(z)`` in one pass."""
-        for r in range(z.shape[0]):
-            for c in range(z.shape[1]):
-                v = z[r, c] + b[c]
-                z[r, c] = v
-                out[r, c] = _sigmoid(v)
-        return out
+        """``z += b; out = sigmoid(z)``."""
+        _add_bias(z, b)
+        return sigmoid_forward(z, out)
 
     @_jit
     def column_sums(dz: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -246,7 +252,7 @@ if ENABLED:
                 for c in range(1, classes):
                     m = max(m, z[r, c])
                 for c in range(classes):
-                    e = np.exp(z[r, c] - m)
+                    e = _exp(z[r, c] - m)
                     delta[r, c] = e
                     s += e
                 total += np.log(s) - (z[r, label] - m)
@@ -445,9 +451,7 @@ if STACK_ENABLED:
         elif code == SIGMOID:
             bias_sigmoid(z, b, a)
         else:
-            for r in range(z.shape[0]):
-                for c in range(z.shape[1]):
-                    z[r, c] += b[c]
+            _add_bias(z, b)
 
     @_jit
     def stack_forward(x: np.ndarray, Ws: Any, bs: Any, codes: Any, zs: Any, As: Any) -> None:
@@ -503,3 +507,119 @@ if STACK_ENABLED:
             d = dxs[i]
         code = LINEAR if shortcut and last == 0 else codes[0]
         _layer_backward(d, x, code, zs[0], As[0], dWs[0], dbs[0])
+
+    # -- the training pass of a stack: gather, forward, loss, backward in one call ---------------
+    # One kernel per fused loss (numba types every branch, and the losses' targets differ:
+    # float arrays for the binary ones, integer labels for the sparse one), named
+    # ``stack_train_`` + the loss kernel's name (losses.Loss.fused_kernel).
+    def _gather(source: Any, order: Any, start: Any, out: Any) -> None:
+        """Rows ``order[start:start + len(out)]`` of ``source`` into ``out`` (``take``)."""
+
+    @overload(_gather, jit_options={"cache": True})
+    def _gather_typed(source: Any, order: Any, start: Any, out: Any) -> Any:
+        if source.ndim == 1:
+
+            def values(source: Any, order: Any, start: Any, out: Any) -> None:
+                for i in range(out.shape[0]):
+                    out[i] = source[order[start + i]]
+
+            return values
+
+        def rows(source: Any, order: Any, start: Any, out: Any) -> None:
+            for i in range(out.shape[0]):
+                j = order[start + i]
+                for c in range(out.shape[1]):
+                    out[i, c] = source[j, c]
+
+        return rows
+
+    @_jit
+    def _stack_gather_forward(
+        X: Any,
+        Y: Any,
+        order: Any,
+        start: int,
+        x: Any,
+        y: Any,
+        Ws: Any,
+        bs: Any,
+        codes: Any,
+        zs: Any,
+        As: Any,
+    ) -> Any:
+        _gather(X, order, start, x)
+        _gather(Y, order, start, y)
+        stack_forward(x, Ws, bs, codes, zs, As)
+        return As[len(As) - 1]
+
+    @_jit
+    def stack_train_bce_sigmoid(
+        X: Any,
+        Y: Any,
+        order: Any,
+        start: int,
+        x: Any,
+        y: Any,
+        Ws: Any,
+        bs: Any,
+        codes: Any,
+        zs: Any,
+        As: Any,
+        dWs: Any,
+        dbs: Any,
+        dxs: Any,
+        delta: Any,
+        eps: float,
+    ) -> float:
+        a = _stack_gather_forward(X, Y, order, start, x, y, Ws, bs, codes, zs, As)
+        value = bce_sigmoid(a, y, delta, eps)
+        stack_backward(delta, x, Ws, codes, zs, As, dWs, dbs, dxs, True)
+        return value
+
+    @_jit
+    def stack_train_bce_logits(
+        X: Any,
+        Y: Any,
+        order: Any,
+        start: int,
+        x: Any,
+        y: Any,
+        Ws: Any,
+        bs: Any,
+        codes: Any,
+        zs: Any,
+        As: Any,
+        dWs: Any,
+        dbs: Any,
+        dxs: Any,
+        delta: Any,
+    ) -> float:
+        a = _stack_gather_forward(X, Y, order, start, x, y, Ws, bs, codes, zs, As)
+        value = bce_logits(a, y, delta)
+        stack_backward(delta, x, Ws, codes, zs, As, dWs, dbs, dxs, True)
+        return value
+
+    @_jit
+    def stack_train_softmax_ce_sparse(
+        X: Any,
+        Y: Any,
+        order: Any,
+        start: int,
+        x: Any,
+        y: Any,
+        Ws: Any,
+        bs: Any,
+        codes: Any,
+        zs: Any,
+        As: Any,
+        dWs: Any,
+        dbs: Any,
+        dxs: Any,
+        delta: Any,
+        from_logits: bool,
+        eps: float,
+    ) -> float:
+        a = _stack_gather_forward(X, Y, order, start, x, y, Ws, bs, codes, zs, As)
+        value = softmax_ce_sparse(a, y, delta, from_logits, eps)
+        stack_backward(delta, x, Ws, codes, zs, As, dWs, dbs, dxs, True)
+        return value

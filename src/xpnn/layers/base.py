@@ -187,6 +187,13 @@ class Chain:
             x = layer.forward(x, self.training, ws)
         return x
 
+    def trainer(self, loss_kernel: tuple[str, tuple[Any, ...]]) -> Any:
+        """A compiled training pass for the loss kernel ``loss_kernel`` (losses.Loss.fused_kernel)
+        with the chain's buffers: ``train(X, Y, order, start, x, y, delta) -> (loss, output)``
+        gathers the batch into ``x`` and ``y``, runs forward, the loss into ``delta`` and
+        backward. None here: a plain chain has none (DenseStack has)."""
+        return None
+
     def backward(self, delta: Any, shortcut: bool) -> None:
         """Every layer's gradients from ``delta``, the output's ``dL/da`` (``dL/dz`` when
         ``shortcut``: the last layer's ``backward_z`` takes it). The first layer's input

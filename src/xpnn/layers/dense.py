@@ -338,6 +338,20 @@ class DenseStack(Chain):
         cpu.stack_forward(x, self.Ws, self.bs, self.codes, self.zs, self.As)
         return self.As[-1]
 
+    def trainer(self, loss_kernel: tuple[str, tuple[Any, ...]]) -> Any:
+        name, args = loss_kernel
+        kernel = getattr(cpu, f"stack_train_{name}", None)
+        if kernel is None or not self.training:
+            return None
+        rest = (self.Ws, self.bs, self.codes, self.zs, self.As, self.dWs, self.dbs, self.dxs)
+        first, output = self.spaces[0], self.As[-1]
+
+        def train(X: Any, Y: Any, order: Any, start: int, x: Any, y: Any, delta: Any) -> Any:
+            first.x = x  # the first layer's input, as Dense.forward notes it
+            return kernel(X, Y, order, start, x, y, *rest, delta, *args), output
+
+        return train
+
     def backward(self, delta: Any, shortcut: bool) -> None:
         x = self.spaces[0].x
         if not (self._takes(delta) and delta.flags.writeable and self._takes(x)):
