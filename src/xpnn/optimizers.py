@@ -278,7 +278,7 @@ class Optimizer:
         Keras's order (base_optimizer.py ``apply``): the learning rate at ``iterations``
         before the increment, clipping, weight decay, the update; then ``iterations += 1``
         (here before the update, which reads this step's count ``t``, counting from 1)."""
-        if self._shape != tuple(params.shape):
+        if self._shape != params.shape:  # a tuple on every backend
             self.build(params)
         if self._schedule is not None:
             self._lr64[...] = self._schedule(self._t)
@@ -286,7 +286,10 @@ class Optimizer:
         grads = self._clip(grads)
         if self.weight_decay:
             self._decay(params)
-        self._t += 1.0
+        if type(self._t) is np.ndarray:  # an element write: a ufunc call costs ~1 us per step
+            self._t[0] += 1.0
+        else:  # on a device, one kernel (an element write would be two and a scalar)
+            self._t += 1.0
         self._update(params, grads)
 
     def _scratch(self, like: Any, k: int = 0) -> Any:
