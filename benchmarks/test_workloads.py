@@ -24,7 +24,7 @@ import pytest
 import peers
 from workloads import WORKLOADS, Workload
 
-ROUNDS = {"seed": 20, "mnist": 5, "wide": 3}  # a seed epoch takes milliseconds: more rounds
+ROUNDS = {"seed": 50, "mnist": 7, "wide": 3}  # a seed epoch takes milliseconds: more rounds
 WORKER = Path(__file__).with_name("keras_worker.py")
 
 
