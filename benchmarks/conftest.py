@@ -19,6 +19,7 @@ reaches every library:
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,6 +38,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 PINNING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 _KERNEL_MEDIANS = pytest.StashKey[dict]()
+_FLOOR_PAIRS = pytest.StashKey[dict]()
 
 
 def blas_info() -> list[dict[str, Any]]:
@@ -127,8 +129,31 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+@pytest.fixture
+def floor_pairs(request: pytest.FixtureRequest) -> dict[str, dict[str, list[float]]]:
+    """Seconds of alternating xpnn and floor epochs per workload (test_workloads.py), for the
+    summary at the end of the run."""
+    return request.config.stash.setdefault(_FLOOR_PAIRS, {})
+
+
+def _quartiles(values: list[float]) -> tuple[float, float, float]:
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[0], statistics.median(values), q[2]
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    pairs = config.stash.get(_FLOOR_PAIRS, {})
+    if pairs:
+        terminalreporter.write_sep("-", "xpnn / BLAS floor, epochs alternating in pairs")
+        for name, t in pairs.items():
+            ratios = [a / b for a, b in zip(t["xpnn"], t["floor"])]
+            lo, mid, hi = _quartiles(ratios)
+            terminalreporter.write_line(
+                f"{name}: median ratio {mid:.2f}x (quartiles {lo:.2f}-{hi:.2f}, {len(ratios)} "
+                f"pairs); medians xpnn {statistics.median(t['xpnn']):.6f} s, floor "
+                f"{statistics.median(t['floor']):.6f} s"
+            )
     medians = config.stash.get(_KERNEL_MEDIANS, {})
     ratios = [
         f"{what}, {backend}: loop {m['loop'] * 1e3:.3f} ms / matrix {m['matrix'] * 1e3:.3f} ms"

@@ -177,13 +177,27 @@ def jax_glorot(w: Workload) -> list:
     return params
 
 
+def worker_env() -> dict[str, str]:
+    """The environment for a worker process started in another directory: ``PYTHONPATH``'s
+    relative entries (``PYTHONPATH=src``, as the commands give it) made absolute."""
+    import os
+
+    env = dict(os.environ)
+    if env.get("PYTHONPATH"):
+        parts = env["PYTHONPATH"].split(os.pathsep)
+        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) if p else p for p in parts)
+    return env
+
+
 def keras_process(args: list[str], cwd: Any, request: Any, command: str) -> Callable[[], None]:
     """Start a Keras worker (keras_worker.py's protocol), stopped when the test ends; returns
     the function that sends ``command`` and waits for ``done``. The worker's own times land
     in ``request.node.keras_seconds``."""
     import subprocess
 
-    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=cwd)
+    proc = subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=cwd, env=worker_env()
+    )
 
     def stop() -> None:
         proc.stdin.close()  # end of input ends the worker

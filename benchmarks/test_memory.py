@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 
 import memory_worker
+import peers
 from workloads import WORKLOADS
 
 WORKER = Path(memory_worker.__file__)
@@ -128,7 +129,13 @@ def test_fit_memory(
 
     def run() -> dict[str, Any]:
         done = subprocess.run(
-            args, capture_output=True, text=True, cwd=WORKER.parent, timeout=600, check=False
+            args,
+            capture_output=True,
+            text=True,
+            cwd=WORKER.parent,
+            env=peers.worker_env(),
+            timeout=600,
+            check=False,
         )
         assert done.returncode == 0, f"the memory worker failed:\n{done.stderr[-3000:]}"
         return json.loads(done.stdout.strip().splitlines()[-1])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import statistics
 import sys
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -89,3 +90,37 @@ def test_epoch(
     if keras_seconds and not benchmark.disabled:
         timed = keras_seconds[1:]  # after the warm-up round
         benchmark.extra_info["worker_median_s"] = statistics.median(timed)
+
+
+PAIRS = {"seed": 100, "mnist": 7, "wide": 3}
+
+
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_xpnn_against_floor(
+    benchmark: Any, workload_data: Any, floor_pairs: dict, name: str, small: bool
+) -> None:
+    """xpnn's epoch and the BLAS floor's, one after the other, ``PAIRS[name]`` times: the
+    ratio of each pair, taken a moment apart, drifts far less with this shared machine's speed
+    than the ratio of two medians taken a minute apart (the summary at the end of the run
+    gives the median and quartiles of the pairs' ratios). The benchmark's own figure is the
+    time of a pair."""
+    w = WORKLOADS[name]
+    x, y = workload_data(name, small)
+    contestants = {"floor": peers.make_floor(w, x, y), "xpnn": peers.make_xpnn(w, x, y)}
+    times: dict[str, list[float]] = {key: [] for key in contestants}
+
+    def pair() -> None:
+        for key, epoch in contestants.items():
+            start = time.perf_counter()
+            epoch()
+            times[key].append(time.perf_counter() - start)
+
+    benchmark.group = f"xpnn and the floor in alternation: {name} (seconds per pair)"
+    benchmark.pedantic(pair, rounds=PAIRS[name], iterations=1, warmup_rounds=1)
+    timed = {key: t[-PAIRS[name] :] for key, t in times.items()}  # after the warm-up pair
+    ratios = [a / b for a, b in zip(timed["xpnn"], timed["floor"])]
+    benchmark.extra_info.update(
+        workload=name, xpnn_over_floor_median=statistics.median(ratios), **timed
+    )
+    if not benchmark.disabled:
+        floor_pairs[name] = timed
