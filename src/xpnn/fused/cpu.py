@@ -340,6 +340,15 @@ if STACK_ENABLED:
         return s1 % size == 0 and d2 <= s1 // size <= _MAXSIZE
 
     @_jit
+    def _layout(s1: int, s2: int, d1: int, d2: int, size: int, yes: int, no: int) -> Any:
+        """NumPy's choice for an operand with byte strides ``s1, s2``: ``(yes, s1 / size)``
+        when it is blasable as it stands, else ``(no, s2 / size)`` (transposed, or the other
+        order), as ``(flag, leading dimension)``."""
+        if _blasable(s1, s2, d1, d2, size):
+            return yes, s1 // size
+        return no, s2 // size
+
+    @_jit
     def _gemv_call(
         p1: int,
         s1m: int,
@@ -354,10 +363,7 @@ if STACK_ENABLED:
         one: Any,
     ) -> None:
         """NumPy's ``gemv``: ``out (m) = A (m, n) @ v (n)`` with A's byte strides ``s1m, s1n``."""
-        if _blasable(s1m, s1n, m, n, size):
-            order, lda = _COL_MAJOR, s1m // size
-        else:
-            order, lda = _ROW_MAJOR, s1n // size
+        order, lda = _layout(s1m, s1n, m, n, size, _COL_MAJOR, _ROW_MAJOR)
         zero = one - one
         if size == 4:
             _sgemv(order, _TRANS, n, m, one, p1, lda, p2, s2n // size, zero, po, som // size)
@@ -399,14 +405,8 @@ if STACK_ENABLED:
             else:  # column @ row
                 _noblas(a, ta, b, tb, out)
         else:
-            if _blasable(s1m, s1n, dm, dn, size):
-                t1, lda = _NO_TRANS, s1m // size
-            else:
-                t1, lda = _TRANS, s1n // size
-            if _blasable(s2n, s2p, dn, dp, size):
-                t2, ldb = _NO_TRANS, s2n // size
-            else:
-                t2, ldb = _TRANS, s2p // size
+            t1, lda = _layout(s1m, s1n, dm, dn, size, _NO_TRANS, _TRANS)
+            t2, ldb = _layout(s2n, s2p, dn, dp, size, _NO_TRANS, _TRANS)
             zero = one - one
             if size == 4:
                 _sgemm(_ROW_MAJOR, t1, t2, dm, dp, dn, one, p1, lda, p2, ldb, zero, po, som // size)
@@ -533,93 +533,48 @@ if STACK_ENABLED:
 
         return rows
 
+    # ``bufs = (x, y, delta)``: the workspace's batch, targets and output gradient;
+    # ``stack = (Ws, bs, codes, zs, As, dWs, dbs, dxs)``: the layers, as stack_backward takes them
     @_jit
-    def _stack_gather_forward(
-        X: Any,
-        Y: Any,
-        order: Any,
-        start: int,
-        x: Any,
-        y: Any,
-        Ws: Any,
-        bs: Any,
-        codes: Any,
-        zs: Any,
-        As: Any,
-    ) -> Any:
+    def _stack_forward_on(X: Any, Y: Any, order: Any, start: int, bufs: Any, stack: Any) -> Any:
+        """Gather the batch, run the stack forward; the output."""
+        x, y, _ = bufs
+        Ws, bs, codes, zs, As = stack[:5]
         _gather(X, order, start, x)
         _gather(Y, order, start, y)
         stack_forward(x, Ws, bs, codes, zs, As)
         return As[len(As) - 1]
 
     @_jit
-    def stack_train_bce_sigmoid(
-        X: Any,
-        Y: Any,
-        order: Any,
-        start: int,
-        x: Any,
-        y: Any,
-        Ws: Any,
-        bs: Any,
-        codes: Any,
-        zs: Any,
-        As: Any,
-        dWs: Any,
-        dbs: Any,
-        dxs: Any,
-        delta: Any,
-        eps: float,
-    ) -> float:
-        a = _stack_gather_forward(X, Y, order, start, x, y, Ws, bs, codes, zs, As)
-        value = bce_sigmoid(a, y, delta, eps)
+    def _stack_backward_from(bufs: Any, stack: Any) -> None:
+        """The stack's backward from ``delta``, which the loss made ``dL/dz``."""
+        x, _, delta = bufs
+        Ws, _, codes, zs, As, dWs, dbs, dxs = stack
         stack_backward(delta, x, Ws, codes, zs, As, dWs, dbs, dxs, True)
+
+    @_jit
+    def stack_train_bce_sigmoid(
+        X: Any, Y: Any, order: Any, start: int, bufs: Any, stack: Any, eps: float
+    ) -> float:
+        a = _stack_forward_on(X, Y, order, start, bufs, stack)
+        value = bce_sigmoid(a, bufs[1], bufs[2], eps)
+        _stack_backward_from(bufs, stack)
         return value
 
     @_jit
     def stack_train_bce_logits(
-        X: Any,
-        Y: Any,
-        order: Any,
-        start: int,
-        x: Any,
-        y: Any,
-        Ws: Any,
-        bs: Any,
-        codes: Any,
-        zs: Any,
-        As: Any,
-        dWs: Any,
-        dbs: Any,
-        dxs: Any,
-        delta: Any,
+        X: Any, Y: Any, order: Any, start: int, bufs: Any, stack: Any
     ) -> float:
-        a = _stack_gather_forward(X, Y, order, start, x, y, Ws, bs, codes, zs, As)
-        value = bce_logits(a, y, delta)
-        stack_backward(delta, x, Ws, codes, zs, As, dWs, dbs, dxs, True)
+        a = _stack_forward_on(X, Y, order, start, bufs, stack)
+        value = bce_logits(a, bufs[1], bufs[2])
+        _stack_backward_from(bufs, stack)
         return value
 
     @_jit
     def stack_train_softmax_ce_sparse(
-        X: Any,
-        Y: Any,
-        order: Any,
-        start: int,
-        x: Any,
-        y: Any,
-        Ws: Any,
-        bs: Any,
-        codes: Any,
-        zs: Any,
-        As: Any,
-        dWs: Any,
-        dbs: Any,
-        dxs: Any,
-        delta: Any,
-        from_logits: bool,
-        eps: float,
+        X: Any, Y: Any, order: Any, start: int, bufs: Any, stack: Any, from_logits: bool, eps: float
     ) -> float:
-        a = _stack_gather_forward(X, Y, order, start, x, y, Ws, bs, codes, zs, As)
-        value = softmax_ce_sparse(a, y, delta, from_logits, eps)
-        stack_backward(delta, x, Ws, codes, zs, As, dWs, dbs, dxs, True)
+        a = _stack_forward_on(X, Y, order, start, bufs, stack)
+        value = softmax_ce_sparse(a, bufs[1], bufs[2], from_logits, eps)
+        _stack_backward_from(bufs, stack)
         return value

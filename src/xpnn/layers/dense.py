@@ -343,12 +343,12 @@ class DenseStack(Chain):
         kernel = getattr(cpu, f"stack_train_{name}", None)
         if kernel is None or not self.training:
             return None
-        rest = (self.Ws, self.bs, self.codes, self.zs, self.As, self.dWs, self.dbs, self.dxs)
+        stack = (self.Ws, self.bs, self.codes, self.zs, self.As, self.dWs, self.dbs, self.dxs)
         first, output = self.spaces[0], self.As[-1]
 
         def train(X: Any, Y: Any, order: Any, start: int, x: Any, y: Any, delta: Any) -> Any:
             first.x = x  # the first layer's input, as Dense.forward notes it
-            return kernel(X, Y, order, start, x, y, *rest, delta, *args), output
+            return kernel(X, Y, order, start, (x, y, delta), stack, *args), output
 
         return train
 
