@@ -7,7 +7,40 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-__all__ = ["serialize", "deserialize", "construct"]
+__all__ = ["Configured", "serialize", "deserialize", "construct"]
+
+
+class Configured:
+    """Equal, hashed and shown by its ``get_config()``; rebuilt by ``cls(**config)``."""
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Any:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.get_config() == self.get_config()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, _frozen(self.get_config())))
+
+
+def _frozen(value: Any) -> Any:
+    # Equal configs must hash equal, and a config may hold dicts or lists: hash values that are
+    # hashable (1 == 1.0 and 0.0 == -0.0 hash alike, unlike their reprs), recurse into
+    # containers, and let anything else hash as its container only.
+    if isinstance(value, dict):
+        return frozenset((k, _frozen(v)) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    try:
+        hash(value)
+    except TypeError:
+        return None
+    return value
 
 
 def serialize(obj: Any) -> dict[str, Any]:

@@ -47,7 +47,7 @@ __all__ = [
 Shape = tuple[int, ...]
 
 
-class Initializer:
+class Initializer(config_module.Configured):
     """Base class: ``initializer(shape, rng=None) -> np.ndarray`` (float64, on the host)."""
 
     def __call__(self, shape: Shape, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -55,20 +55,6 @@ class Initializer:
 
     def get_config(self) -> dict[str, Any]:
         return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Initializer:
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.get_config() == self.get_config()
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, repr(self.get_config())))
 
 
 def _number(value: Any, name: str) -> float:

@@ -47,7 +47,7 @@ def _factor(value: Any, name: str) -> float:
     return float(value)
 
 
-class Regularizer:
+class Regularizer(config_module.Configured):
     """Base class: ``penalty(x)`` (also ``regularizer(x)``, as in Keras) and ``gradient(x)``.
 
     A subclass defines both and ``get_config``; it can then be passed to a layer as an instance
@@ -66,20 +66,6 @@ class Regularizer:
 
     def get_config(self) -> dict[str, Any]:
         raise NotImplementedError(f"{type(self).__name__} does not implement get_config().")
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Regularizer:
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.get_config() == self.get_config()
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
 
 
 class L1L2(Regularizer):
