@@ -88,7 +88,41 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _StepDecay(LearningRateSchedule):
+    """What ``ExponentialDecay`` and ``InverseTimeDecay`` share: Keras gives both the same
+    arguments, and both decay by the progress ``step / decay_steps``, floored with
+    ``staircase``. A subclass declares Keras's signature (its default ``name`` is its own) and
+    writes ``_rate`` from ``_progress``."""
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        decay_rate: float,
+        staircase: bool,
+        name: str,
+    ) -> None:
+        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate")
+        self.decay_steps = _steps(decay_steps, "decay_steps")
+        self.decay_rate = _number(decay_rate, "decay_rate")
+        self.staircase = bool(staircase)
+        self.name = name
+
+    def _progress(self, xp: Any, step: Any) -> Any:
+        p = step / float(self.decay_steps)
+        return xp.floor(p) if self.staircase else p
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
+
+
+class ExponentialDecay(_StepDecay):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase`` the
     exponent is floored.
 
@@ -109,29 +143,13 @@ class ExponentialDecay(LearningRateSchedule):
         staircase: bool = False,
         name: str = "ExponentialDecay",
     ) -> None:
-        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate")
-        self.decay_steps = _steps(decay_steps, "decay_steps")
-        self.decay_rate = _number(decay_rate, "decay_rate")
-        self.staircase = bool(staircase)
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def _rate(self, xp: Any, step: Any) -> Any:
-        p = step / float(self.decay_steps)
-        if self.staircase:
-            p = xp.floor(p)
-        return self.initial_learning_rate * xp.power(self.decay_rate, p)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
+        return self.initial_learning_rate * xp.power(self.decay_rate, self._progress(xp, step))
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StepDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; with ``staircase``
     ``step / decay_steps`` is floored.
 
@@ -151,26 +169,10 @@ class InverseTimeDecay(LearningRateSchedule):
         staircase: bool = False,
         name: str = "InverseTimeDecay",
     ) -> None:
-        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate")
-        self.decay_steps = _steps(decay_steps, "decay_steps")
-        self.decay_rate = _number(decay_rate, "decay_rate")
-        self.staircase = bool(staircase)
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def _rate(self, xp: Any, step: Any) -> Any:
-        p = step / float(self.decay_steps)
-        if self.staircase:
-            p = xp.floor(p)
-        return self.initial_learning_rate / (1.0 + self.decay_rate * p)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
+        return self.initial_learning_rate / (1.0 + self.decay_rate * self._progress(xp, step))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
