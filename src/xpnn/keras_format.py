@@ -25,6 +25,7 @@ it is not one of xpnn's metric names (restored under its class's name: ``compile
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import inspect
 import io
@@ -236,19 +237,13 @@ def _class_of(get: Any, class_name: str, kind: str, where: str) -> type:
         raise _Refused(f"{where}: xpnn has no {kind} {class_name!r} ({exc})") from exc
 
 
-def _initializer_in(value: Any, where: str) -> Any:
+def _object_in(get: Any, kind: str, value: Any, where: str) -> Any:
+    """An initializer or regularizer (``get``: its module's, ``kind``: which) from its name or
+    its Keras object config."""
     if isinstance(value, str):
-        return _resolve(initializers.get, value, where)
+        return _resolve(get, value, where)
     class_name, config = _keras_object(value, where)
-    cls = _class_of(initializers.get, class_name, "initializer", where)
-    return _construct(cls, _arguments(cls, config, f"{where} ({class_name})"), where)
-
-
-def _regularizer_in(value: Any, where: str) -> Any:
-    if isinstance(value, str):
-        return _resolve(regularizers.get, value, where)
-    class_name, config = _keras_object(value, where)
-    cls = _class_of(regularizers.get, class_name, "regularizer", where)
+    cls = _class_of(get, class_name, kind, where)
     return _construct(cls, _arguments(cls, config, f"{where} ({class_name})"), where)
 
 
@@ -315,9 +310,9 @@ def _layer_in(spec: dict[str, Any], index: int) -> tuple[Layer, str | None]:
         if value is None:
             continue
         if key.endswith("_initializer"):
-            config[key] = _initializer_in(value, f"{where} {key}")
+            config[key] = _object_in(initializers.get, "initializer", value, f"{where} {key}")
         elif key.endswith("_regularizer"):
-            config[key] = _regularizer_in(value, f"{where} {key}")
+            config[key] = _object_in(regularizers.get, "regularizer", value, f"{where} {key}")
         elif key == "activation" and not isinstance(value, str):
             raise _Refused(
                 f"{where} has activation {value!r}; xpnn reads activations by name "
@@ -760,21 +755,15 @@ def _load(h5py: Any, path: str, compile: bool) -> Sequential:
             raise _Refused(f"config.json cannot be read: {exc}") from exc
         model, input_dim = _model_in(top)
         n_params, _ = _sizes(model, input_dim)  # Python ints: checked, nothing allocated
-        dims = _layer_dims(model, input_dim)
-        groups = _group_names([type(layer).__name__ for layer in model.layers])
-        plan = [_keras_vars(layer, dim) for layer, dim in zip(model.layers, dims)]
-        trainable = [tuple(s) for lyr, d in zip(model.layers, dims) for s in lyr.param_shapes(d)]
-        compiled = _compile_in(top.get("compile_config"), dims[-1]) if compile else None
+        plan = _plan_weights(model, input_dim)
+        compiled = _compile_in(top.get("compile_config"), plan.dims[-1]) if compile else None
         if compiled is not None:
-            header, slots = _optimizer_plan(compiled["optimizer"], trainable)
-        else:
-            header, slots = [], []
+            plan.add_optimizer(compiled["optimizer"])
 
         # Everything the plan reads must be in the entry (4 bytes a number at least): a file
         # cannot make xpnn allocate more than it holds.
         info = _entry(zf, _WEIGHTS)
-        count = sum(math.prod(s) for shapes in plan for s in shapes)
-        count += sum(math.prod(s) for _, s in header + slots)
+        count = plan.numbers(optimizer=True)
         if 4 * count > info.file_size:
             raise _Refused(
                 f"its config needs {count:,} numbers ({n_params:,} trainable), more than the "
@@ -782,13 +771,7 @@ def _load(h5py: Any, path: str, compile: bool) -> Sequential:
             )
         raw = _open_weights(zf, info, path)
         try:
-            try:
-                h5 = h5py.File(raw, "r")
-            except (OSError, ValueError) as exc:
-                raise _Refused(f"model.weights.h5 is not a readable HDF5 file: {exc}") from exc
-            with h5:
-                weights = _read_layers(h5py, h5, model, groups, plan)
-                state = _read_optimizer(h5py, h5, header, slots) if compiled else None
+            weights, state = _read_weights(h5py, raw, "model.weights.h5", model, plan)
         except (OSError, KeyError, RuntimeError) as exc:  # h5py on a damaged file
             raise _Refused(f"model.weights.h5 cannot be read: {exc}") from exc
         finally:
@@ -799,7 +782,7 @@ def _load(h5py: Any, path: str, compile: bool) -> Sequential:
         model.set_weights(weights)
     except ValueError as exc:
         raise _Refused(f"its weights: {exc}") from exc
-    for layer, dim in zip(model.layers, dims):
+    for layer, dim in zip(model.layers, plan.dims):
         if not layer.state_in_weights:  # not in the file: made as a new layer's would be
             layer.initial_params(dim, model._rng)  # draws an unseeded Dropout's seed
             for view, value in zip(layer.state, layer.initial_state(dim)):
@@ -809,8 +792,62 @@ def _load(h5py: Any, path: str, compile: bool) -> Sequential:
             model.compile(**compiled)
         except (TypeError, ValueError) as exc:
             raise _Refused(f"its compile_config: {exc}") from exc
-        _set_optimizer_state(model, state, slots, trainable)
+        _set_optimizer_state(model, state, plan.slots, plan.trainable)
     return model
+
+
+@dataclasses.dataclass
+class _WeightsPlan:
+    """What a weights file holds for a model, in the file's order: per layer the shapes of
+    Keras's variables, under the layer's group name; the optimizer's once it is added."""
+
+    dims: list[int]  # the input width of each layer, then the output's
+    groups: list[str]
+    layers: list[list[tuple[int, ...]]]
+    trainable: list[tuple[int, ...]]
+    compiled: bool = False  # whether the optimizer's variables are read
+    header: list[tuple[str, tuple[int, ...]]] = dataclasses.field(default_factory=list)
+    slots: list[tuple[str, tuple[int, ...]]] = dataclasses.field(default_factory=list)
+
+    def add_optimizer(self, optimizer: optimizers.Optimizer) -> None:
+        """Plan ``optimizer``'s variables too (see ``_optimizer_plan``)."""
+        self.header, self.slots = _optimizer_plan(optimizer, self.trainable)
+        self.compiled = True
+
+    def numbers(self, optimizer: bool) -> int:
+        """How many numbers the layers' variables hold, with the optimizer's if asked."""
+        count = sum(math.prod(s) for shapes in self.layers for s in shapes)
+        if optimizer:
+            count += sum(math.prod(s) for _, s in self.header + self.slots)
+        return count
+
+
+def _plan_weights(model: Sequential, input_dim: int) -> _WeightsPlan:
+    """The layers' part of the weights file of ``model`` built on ``input_dim`` features:
+    sizes from the structure alone, nothing allocated."""
+    dims = _layer_dims(model, input_dim)
+    return _WeightsPlan(
+        dims=dims,
+        groups=_group_names([type(layer).__name__ for layer in model.layers]),
+        layers=[_keras_vars(layer, dim) for layer, dim in zip(model.layers, dims)],
+        trainable=[tuple(s) for lyr, d in zip(model.layers, dims) for s in lyr.param_shapes(d)],
+    )
+
+
+def _read_weights(
+    h5py: Any, source: Any, name: str, model: Sequential, plan: _WeightsPlan
+) -> tuple[list[np.ndarray], dict[str, np.ndarray] | None]:
+    """``(weights, optimizer state)`` as ``plan`` lays them out, from the HDF5 file ``source``
+    (a path or a readable binary file); the state is None when the plan has no optimizer.
+    ``name`` names the file in the refusal of one that is not HDF5."""
+    try:
+        h5 = h5py.File(source, "r")
+    except (OSError, ValueError) as exc:
+        raise _Refused(f"{name} is not a readable HDF5 file: {exc}") from exc
+    with h5:
+        weights = _read_layers(h5py, h5, model, plan.groups, plan.layers)
+        state = _read_optimizer(h5py, h5, plan.header, plan.slots) if plan.compiled else None
+    return weights, state
 
 
 def _read_layers(
@@ -1154,25 +1191,17 @@ def load_weights(model: Sequential, path: str | os.PathLike[str]) -> None:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No weights file at {path!r}.")
     try:
-        dims = _layer_dims(model, model.input_dim)
-        groups = _group_names([type(layer).__name__ for layer in model.layers])
-        plan = [_keras_vars(layer, dim) for layer, dim in zip(model.layers, dims)]
-        trainable = [tuple(s) for lyr, d in zip(model.layers, dims) for s in lyr.param_shapes(d)]
+        plan = _plan_weights(model, model.input_dim)
         compiled = model.optimizer is not None and model.loss is not None
-        header, slots = _optimizer_plan(model.optimizer, trainable) if compiled else ([], [])
-        count = sum(math.prod(s) for shapes in plan for s in shapes)
+        if compiled:
+            plan.add_optimizer(model.optimizer)
+        count = plan.numbers(optimizer=False)
         if 4 * count > os.path.getsize(path):
             raise _Refused(f"it holds fewer bytes than the model's {count:,} weights need.")
-        try:
-            h5 = h5py.File(path, "r")
-        except (OSError, ValueError) as exc:
-            raise _Refused(f"it is not a readable HDF5 file: {exc}") from exc
-        with h5:
-            weights = _read_layers(h5py, h5, model, groups, plan)
-            state = _read_optimizer(h5py, h5, header, slots) if compiled else None
+        weights, state = _read_weights(h5py, path, "it", model, plan)
         model.set_weights(weights)  # checks every shape; writes nothing unless all pass
         if compiled:
-            _set_optimizer_state(model, state, slots, trainable)
+            _set_optimizer_state(model, state, plan.slots, plan.trainable)
     except (_Refused, OSError, KeyError, RuntimeError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
