@@ -30,22 +30,15 @@ from functools import partial
 import numpy as np
 
 import keras_worker
-from peers import jax_glorot
-from workloads import SEED, Workload
+from peers import jax_glorot, keras_mlp, torch_mlp, xpnn_mlp
+from workloads import Workload
 
 Predict = Callable[[], np.ndarray]
 
 
 def make_xpnn(w: Workload, x: np.ndarray, batch: int) -> Predict:
     """``model.predict(x, batch_size=batch)`` on the active backend."""
-    import xpnn
-
-    model = xpnn.Sequential(
-        [xpnn.Input((w.features,))]
-        + [xpnn.Dense(h, w.activation) for h in w.hidden]
-        + [xpnn.Dense(w.outputs, "sigmoid" if w.binary else None)],
-        seed=SEED,
-    )
+    model = xpnn_mlp(w)
 
     def predict() -> np.ndarray:
         return model.predict(x, batch_size=batch, verbose=0)
@@ -59,15 +52,7 @@ def make_torch(w: Workload, x: np.ndarray, batch: int, threads: int = 2) -> Pred
     import torch
 
     torch.set_num_threads(threads)
-    torch.manual_seed(SEED)
-    act = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU}[w.activation]
-    layers: list[torch.nn.Module] = []
-    for a, b in zip(w.units, w.units[1:-1]):
-        layers += [torch.nn.Linear(a, b), act()]
-    layers.append(torch.nn.Linear(w.units[-2], w.outputs))
-    if w.binary:
-        layers.append(torch.nn.Sigmoid())
-    model = torch.nn.Sequential(*layers).eval()
+    model = torch_mlp(w, sigmoid=True).eval()
     X = torch.from_numpy(x)
     n = X.shape[0]
 
@@ -120,13 +105,7 @@ def make_jax(w: Workload, x: np.ndarray, batch: int) -> Predict:
 def make_keras(w: Workload, x: np.ndarray, batch: int) -> Predict:
     """Keras 3 on the backend KERAS_BACKEND named before keras was imported:
     ``model.predict(x, batch_size=batch, verbose=0)`` on the NumPy array, as a user calls it."""
-    import keras
-
-    keras.utils.set_random_seed(SEED)
-    layers = [keras.Input((w.features,))]
-    layers += [keras.layers.Dense(h, activation=w.activation) for h in w.hidden]
-    layers.append(keras.layers.Dense(w.outputs, activation="sigmoid" if w.binary else None))
-    model = keras.Sequential(layers)
+    model = keras_mlp(w)
 
     def predict() -> np.ndarray:
         return model.predict(x, batch_size=batch, verbose=0)

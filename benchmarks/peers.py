@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,88 @@ import numpy as np
 from workloads import SEED, Workload
 
 Epoch = Callable[[], object]
+# A benchmark's maker: ``(w, x, arg, small, request)`` -> the function it times, ``arg`` being
+# the labels to train on (an epoch) or the batch size to predict in (inference).
+Maker = Callable[..., Any]
+
+
+def xpnn_mlp(w: Workload, **options: Any) -> Any:
+    """The workload's net as an ``xpnn.Sequential`` drawn from ``SEED`` (``options``: the
+    model's own, such as ``kernel``); the sigmoid on the binary net's output, logits else."""
+    import xpnn
+
+    return xpnn.Sequential(
+        [xpnn.Input((w.features,))]
+        + [xpnn.Dense(h, w.activation) for h in w.hidden]
+        + [xpnn.Dense(w.outputs, "sigmoid" if w.binary else None)],
+        seed=SEED,
+        **options,
+    )
+
+
+def torch_mlp(w: Workload, sigmoid: bool = False) -> Any:
+    """The workload's net as a ``torch.nn.Sequential`` drawn from ``SEED`` with PyTorch's own
+    initialization: Linear and the activation per hidden layer, a Linear to the logits, and a
+    Sigmoid after it when ``sigmoid`` and the net is binary."""
+    import torch
+
+    torch.manual_seed(SEED)
+    act = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU}[w.activation]
+    layers: list[torch.nn.Module] = []
+    for a, b in zip(w.units, w.units[1:-1]):
+        layers += [torch.nn.Linear(a, b), act()]
+    layers.append(torch.nn.Linear(w.units[-2], w.outputs))
+    if sigmoid and w.binary:
+        layers.append(torch.nn.Sigmoid())
+    return torch.nn.Sequential(*layers)
+
+
+def keras_mlp(w: Workload) -> Any:
+    """The workload's net as a ``keras.Sequential`` drawn from ``SEED`` (after
+    ``keras.utils.set_random_seed``); the sigmoid on the binary net's output, logits else."""
+    import keras
+
+    keras.utils.set_random_seed(SEED)
+    layers = [keras.Input((w.features,))]
+    layers += [keras.layers.Dense(h, activation=w.activation) for h in w.hidden]
+    layers.append(keras.layers.Dense(w.outputs, activation="sigmoid" if w.binary else None))
+    return keras.Sequential(layers)
+
+
+def in_process(module: str | None, make: Callable[[Workload, Any, Any], Any]) -> Maker:
+    """A maker for a contestant built in the pytest process by ``make(w, x, arg)``, skipped
+    when ``module`` (None: nothing) is not installed."""
+
+    def maker(w: Workload, x: Any, arg: Any, small: bool, request: Any) -> Any:
+        if module is not None:
+            import pytest
+
+            pytest.importorskip(module)
+        return make(w, x, arg)
+
+    return maker
+
+
+def keras_maker(worker: Path, backend: str, command: str, batch_arg: bool = False) -> Maker:
+    """A maker for Keras 3 on ``backend``, run in the worker process ``worker`` (a script of
+    keras_worker.py's protocol) that answers ``command``; ``batch_arg``: the maker's ``arg``
+    (predict's batch size) goes to the worker after the workload's name."""
+
+    def make(w: Workload, x: Any, arg: Any, small: bool, request: Any) -> Callable[[], None]:
+        import importlib.util
+        import sys
+
+        import pytest
+
+        # find_spec, not importorskip: importing keras here would fix its backend for good
+        for module in ("keras", backend):
+            if importlib.util.find_spec(module) is None:
+                pytest.skip(f"{module} is not installed")
+        args = [sys.executable, str(worker), backend, w.name] + ([str(arg)] if batch_arg else [])
+        args += ["--small"] if small else []
+        return keras_process(args, worker.parent, request, command)
+
+    return make
 
 
 def make_xpnn(
@@ -34,13 +117,7 @@ def make_xpnn(
     import xpnn
     from xpnn.fused import cpu
 
-    model = xpnn.Sequential(
-        [xpnn.Input((w.features,))]
-        + [xpnn.Dense(h, w.activation) for h in w.hidden]
-        + [xpnn.Dense(w.outputs, "sigmoid" if w.binary else None)],
-        kernel=kernel,
-        seed=SEED,
-    )
+    model = xpnn_mlp(w, kernel=kernel)
     loss = (
         xpnn.losses.BinaryCrossentropy()
         if w.binary
@@ -100,13 +177,7 @@ def make_torch(
 
     if device == "cpu":
         torch.set_num_threads(threads)
-    torch.manual_seed(SEED)
-    act = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU}[w.activation]
-    layers: list[torch.nn.Module] = []
-    for a, b in zip(w.units, w.units[1:-1]):
-        layers += [torch.nn.Linear(a, b), act()]
-    layers.append(torch.nn.Linear(w.units[-2], w.outputs))
-    model = torch.nn.Sequential(*layers).to(device)
+    model = torch_mlp(w).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     # BCE on logits is PyTorch's (stable) form of sigmoid + BCE; the same work
     loss_fn = torch.nn.BCEWithLogitsLoss() if w.binary else torch.nn.CrossEntropyLoss()
@@ -275,11 +346,7 @@ def make_keras(w: Workload, x: np.ndarray, y: np.ndarray) -> Epoch:
     ``model.fit(x, y, epochs=1, batch_size=...)`` on NumPy arrays, as a user would call it."""
     import keras
 
-    keras.utils.set_random_seed(SEED)
-    layers = [keras.Input((w.features,))]
-    layers += [keras.layers.Dense(h, activation=w.activation) for h in w.hidden]
-    layers.append(keras.layers.Dense(w.outputs, activation="sigmoid" if w.binary else None))
-    model = keras.Sequential(layers)
+    model = keras_mlp(w)
     loss = (
         keras.losses.BinaryCrossentropy()
         if w.binary

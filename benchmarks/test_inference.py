@@ -16,10 +16,7 @@ skipped; Keras runs in a worker process (inference_peers.py, as keras_worker.py 
 
 from __future__ import annotations
 
-import importlib.util
 import statistics
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +25,7 @@ import pytest
 
 import inference_peers
 import peers
-from workloads import WORKLOADS, Workload
+from workloads import WORKLOADS
 
 ROUNDS = {"seed": 20, "mnist": 7}  # a seed prediction takes a millisecond: more rounds
 ALL = 0  # the batch size "the whole set in one batch"
@@ -36,35 +33,12 @@ CASES = [("seed", 32), ("seed", ALL), ("mnist", 32), ("mnist", 8192), ("mnist", 
 WORKER = Path(__file__).with_name("inference_peers.py")
 
 
-def _keras(backend: str) -> Callable[..., inference_peers.Predict]:
-    """A maker for Keras 3 on ``backend``, run in a worker process (inference_peers.main)."""
-
-    def make(w: Workload, x: Any, batch: int, small: bool, request: pytest.FixtureRequest):
-        # find_spec, not importorskip: importing keras here would fix its backend for good
-        for module in ("keras", backend):
-            if importlib.util.find_spec(module) is None:
-                pytest.skip(f"{module} is not installed")
-        args = [sys.executable, str(WORKER), backend, w.name, str(batch)]
-        args += ["--small"] if small else []
-        return peers.keras_process(args, WORKER.parent, request, "predict")
-
-    return make
-
-
-def _in_process(module: str | None, make: Callable[..., inference_peers.Predict]) -> Any:
-    def maker(w: Workload, x: Any, batch: int, small: bool, request: pytest.FixtureRequest):
-        if module is not None:
-            pytest.importorskip(module)
-        return make(w, x, batch)
-
-    return maker
-
-
 CONTESTANTS = {
-    "xpnn": _in_process(None, inference_peers.make_xpnn),
-    "pytorch": _in_process("torch", inference_peers.make_torch),
-    "jax_jit": _in_process("jax", inference_peers.make_jax),
-    "keras_jax": _keras("jax"),
+    "xpnn": peers.in_process(None, inference_peers.make_xpnn),
+    "pytorch": peers.in_process("torch", inference_peers.make_torch),
+    "jax_jit": peers.in_process("jax", inference_peers.make_jax),
+    # in a worker process (inference_peers.main), told the batch size
+    "keras_jax": peers.keras_maker(WORKER, "jax", "predict", batch_arg=True),
 }
 
 

@@ -11,11 +11,8 @@ installed are skipped.
 
 from __future__ import annotations
 
-import importlib.util
 import statistics
-import sys
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,45 +20,23 @@ from typing import Any
 import pytest
 
 import peers
-from workloads import WORKLOADS, Workload
+from workloads import WORKLOADS
 
 ROUNDS = {"seed": 50, "mnist": 7, "wide": 3}  # a seed epoch takes milliseconds: more rounds
 WORKER = Path(__file__).with_name("keras_worker.py")
 
 
-def _keras(backend: str) -> Callable[..., peers.Epoch]:
-    """A maker for Keras 3 on ``backend``, run in a worker process (see keras_worker.py)."""
-
-    def make(w: Workload, x: Any, y: Any, small: bool, request: pytest.FixtureRequest):
-        # find_spec, not importorskip: importing keras here would fix its backend for good
-        for module in ("keras", backend):
-            if importlib.util.find_spec(module) is None:
-                pytest.skip(f"{module} is not installed")
-        args = [sys.executable, str(WORKER), backend, w.name] + (["--small"] if small else [])
-        return peers.keras_process(args, WORKER.parent, request, "epoch")
-
-    return make
-
-
-def _in_process(module: str | None, make: Callable[..., peers.Epoch]) -> Callable[..., Any]:
-    def maker(w: Workload, x: Any, y: Any, small: bool, request: pytest.FixtureRequest):
-        if module is not None:
-            pytest.importorskip(module)
-        return make(w, x, y)
-
-    return maker
-
-
 CONTESTANTS = {
-    "xpnn": _in_process(None, peers.make_xpnn),
+    "xpnn": peers.in_process(None, peers.make_xpnn),
     # the same step layer by layer, without the compiled Dense stack: what the stack brings
-    "xpnn_layer_by_layer": _in_process(None, partial(peers.make_xpnn, stack=False)),
-    "blas_floor": _in_process(None, peers.make_floor),
-    "pytorch": _in_process("torch", peers.make_torch),
-    "sklearn_mlp": _in_process("sklearn", peers.make_sklearn),
-    "jax_jit": _in_process("jax", peers.make_jax),
-    "keras_jax": _keras("jax"),
-    "keras_torch": _keras("torch"),
+    "xpnn_layer_by_layer": peers.in_process(None, partial(peers.make_xpnn, stack=False)),
+    "blas_floor": peers.in_process(None, peers.make_floor),
+    "pytorch": peers.in_process("torch", peers.make_torch),
+    "sklearn_mlp": peers.in_process("sklearn", peers.make_sklearn),
+    "jax_jit": peers.in_process("jax", peers.make_jax),
+    # in a worker process each (keras_worker.py)
+    "keras_jax": peers.keras_maker(WORKER, "jax", "epoch"),
+    "keras_torch": peers.keras_maker(WORKER, "torch", "epoch"),
 }
 
 
