@@ -216,3 +216,13 @@ def test_a_model_with_initializer_instances_saves_and_loads(xp: Any, tmp_path: A
     assert loaded.layers[1].kernel_initializer == VarianceScaling(0.5, "fan_avg", "uniform")
     for a, b in zip(loaded.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_equal_initializers_and_regularizers_hash_alike() -> None:
+    """Equality is by config; the hash agrees with it (0.0 and -0.0 are equal values)."""
+    from xpnn.regularizers import L2
+
+    assert initializers.Constant(0.0) == initializers.Constant(-0.0)
+    assert hash(initializers.Constant(0.0)) == hash(initializers.Constant(-0.0))
+    assert hash(L2(0.01)) == hash(L2(0.01)) and L2(0.01) != L2(0.02)
+    assert len({initializers.GlorotUniform(seed=1), initializers.GlorotUniform(seed=1)}) == 1
