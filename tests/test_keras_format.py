@@ -300,6 +300,72 @@ def test_an_optimizer_that_never_stepped_loads_fresh(tmp_path: Path) -> None:
     assert not np.any(xpnn.to_numpy(model.optimizer.state["m"]))
 
 
+def test_a_file_keras_saved_compiled_but_never_fit_loads_fresh(xp: Any) -> None:
+    # Keras saved only iterations and learning_rate: the slots it never made would not fit in
+    # the file's bytes, which once had it refused as declaring more than it holds.
+    name = "adam_never_fit"
+    path = DATA / f"{name}.keras"
+    arrays = _h5_arrays(path)
+    assert sorted(k for k in arrays if k.startswith("optimizer/")) == [
+        "optimizer/vars/0",
+        "optimizer/vars/1",
+    ]
+    keras_weights = [EXPECTED[f"{name}.weights.{i}"] for i in range(4)]
+    n = sum(w.size for w in keras_weights)
+    assert 4 * 3 * n > len(_entries(path)["model.weights.h5"])  # weights, m and v: no room
+
+    model = xpnn.load_model(path)
+    for mine, theirs in zip(model.get_weights(), keras_weights, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    opt = model.optimizer
+    assert type(opt).__name__ == "Adam" and opt.iterations == 0
+    assert opt.learning_rate == float(np.float32(0.01))  # as Keras keeps it
+    assert not any(np.any(xpnn.to_numpy(opt.state[s])) for s in ("m", "v"))
+    pred = model.predict(EXPECTED[f"{name}.x"])
+    np.testing.assert_allclose(pred, EXPECTED[f"{name}.pred"], atol=2e-6)
+
+    # Keras, loading the file, stepped from a fresh optimizer; so does a fresh xpnn one.
+    fresh = Sequential([Input((24,)), layers.Dense(96, "relu"), layers.Dense(1, "sigmoid")])
+    fresh.set_weights(keras_weights)
+    fresh.compile(optimizers.Adam(float(np.float32(0.01))), "binary_crossentropy")
+    step = dict(batch_size=12, epochs=1, shuffle=False, verbose=0)
+    data = (EXPECTED[f"{name}.x_next"], EXPECTED[f"{name}.y_next"])
+    loss = model.fit(*data, **step).history["loss"][0]
+    assert np.isfinite(loss)
+    np.testing.assert_allclose(loss, EXPECTED[f"{name}.loss_next"], rtol=2e-6)
+    pred = model.predict(EXPECTED[f"{name}.x"])
+    np.testing.assert_allclose(pred, EXPECTED[f"{name}.pred_next"], atol=2e-6)
+    assert fresh.fit(*data, **step).history["loss"][0] == loss
+    for mine, theirs in zip(model.get_weights(), fresh.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    assert opt.iterations == 1
+
+
+@pytest.mark.parametrize("how", ["load_model", "load_weights"])
+def test_optimizer_slots_the_file_does_not_hold_are_refused(how: str, tmp_path: Path) -> None:
+    # HDF5 reads a dataset whose storage was never written as fill values: slots declared at
+    # their planned shapes but not stored would have xpnn allocate more than the file holds.
+    def unstored_slots(h5: Any) -> None:
+        group = h5["optimizer/vars"]
+        shapes = [(24, 96), (96,), (96, 1), (1,)]
+        for i, shape in enumerate(s for s in shapes for _ in "mv"):  # m0, v0, m1, v1, ...
+            group.create_dataset(str(2 + i), shape, "float32")  # no data: no storage
+
+    path = _rewrite(DATA / "adam_never_fit.keras", tmp_path / "u.keras", weights=unstored_slots)
+    entry = _entries(path)["model.weights.h5"]
+    with h5py.File(io.BytesIO(entry), "r") as h5:
+        assert h5["optimizer/vars/2"].id.get_storage_size() == 0
+    match = r"optimizer/vars holds 10 variables of 4,996 numbers, more than the [0-9,]+ bytes of"
+    if how == "load_model":
+        with pytest.raises(ValueError, match=match + " model.weights.h5"):
+            xpnn.load_model(path)
+    else:
+        model = xpnn.load_model(DATA / "adam_never_fit.keras")
+        (tmp_path / "u.weights.h5").write_bytes(entry)
+        with pytest.raises(ValueError, match=match + " the file"):
+            model.load_weights(tmp_path / "u.weights.h5")
+
+
 def test_a_metric_object_keeps_its_class_and_name(tmp_path: Path) -> None:
     metric = {
         "module": "keras.metrics",

@@ -760,8 +760,10 @@ def _load(h5py: Any, path: str, compile: bool) -> Sequential:
         if compiled is not None:
             plan.add_optimizer(compiled["optimizer"])
 
-        # Everything the plan reads must be in the entry (4 bytes a number at least): a file
-        # cannot make xpnn allocate more than it holds.
+        # Everything the file must hold must be in the entry (4 bytes a number at least): a file
+        # cannot make xpnn allocate more than it holds. That is the layers' variables and the
+        # optimizer's step count and rate; its slots are absent from the file of a model
+        # compiled but never trained, and checked by _read_optimizer once it sees them.
         info = _entry(zf, _WEIGHTS)
         count = plan.numbers(optimizer=True)
         if 4 * count > info.file_size:
@@ -771,7 +773,9 @@ def _load(h5py: Any, path: str, compile: bool) -> Sequential:
             )
         raw = _open_weights(zf, info, path)
         try:
-            weights, state = _read_weights(h5py, raw, "model.weights.h5", model, plan)
+            weights, state = _read_weights(
+                h5py, raw, "model.weights.h5", info.file_size, model, plan
+            )
         except (OSError, KeyError, RuntimeError) as exc:  # h5py on a damaged file
             raise _Refused(f"model.weights.h5 cannot be read: {exc}") from exc
         finally:
@@ -815,10 +819,12 @@ class _WeightsPlan:
         self.compiled = True
 
     def numbers(self, optimizer: bool) -> int:
-        """How many numbers the layers' variables hold, with the optimizer's if asked."""
+        """How many numbers a file must hold at least: the layers' variables, with the
+        optimizer's step count and rate if asked (not its slots: Keras saves none for an
+        optimizer that never stepped)."""
         count = sum(math.prod(s) for shapes in self.layers for s in shapes)
         if optimizer:
-            count += sum(math.prod(s) for _, s in self.header + self.slots)
+            count += sum(math.prod(s) for _, s in self.header)
         return count
 
 
@@ -835,18 +841,21 @@ def _plan_weights(model: Sequential, input_dim: int) -> _WeightsPlan:
 
 
 def _read_weights(
-    h5py: Any, source: Any, name: str, model: Sequential, plan: _WeightsPlan
+    h5py: Any, source: Any, name: str, size: int, model: Sequential, plan: _WeightsPlan
 ) -> tuple[list[np.ndarray], dict[str, np.ndarray] | None]:
     """``(weights, optimizer state)`` as ``plan`` lays them out, from the HDF5 file ``source``
-    (a path or a readable binary file); the state is None when the plan has no optimizer.
-    ``name`` names the file in the refusal of one that is not HDF5."""
+    (a path or a readable binary file) of ``size`` bytes; the state is None when the plan has
+    no optimizer. ``name`` names the file in refusals."""
     try:
         h5 = h5py.File(source, "r")
     except (OSError, ValueError) as exc:
         raise _Refused(f"{name} is not a readable HDF5 file: {exc}") from exc
     with h5:
         weights = _read_layers(h5py, h5, model, plan.groups, plan.layers)
-        state = _read_optimizer(h5py, h5, plan.header, plan.slots) if plan.compiled else None
+        state = None
+        if plan.compiled:
+            room = size // 4 - plan.numbers(optimizer=False)  # numbers left for the optimizer
+            state = _read_optimizer(h5py, h5, plan.header, plan.slots, room, name, size)
     return weights, state
 
 
@@ -884,9 +893,13 @@ def _read_optimizer(
     h5: Any,
     header: list[tuple[str, tuple[int, ...]]],
     slots: list[tuple[str, tuple[int, ...]]],
+    room: int,
+    name: str,
+    size: int,
 ) -> dict[str, np.ndarray]:
     """The optimizer's variables by name: all of them, only the step count and learning rate
-    (Keras saves just those for an optimizer that never stepped), or none (no group)."""
+    (Keras saves just those for an optimizer that never stepped), or none (no group). ``room``:
+    how many numbers the file (``name``, ``size`` bytes) holds at most besides the layers'."""
     group = _group(h5py, h5, "optimizer/vars")
     if group is None:
         return {}
@@ -895,8 +908,17 @@ def _read_optimizer(
             f"optimizer/vars holds {len(group)} variables; this optimizer has "
             f"{len(header) + len(slots)} (or {len(header)} before its first step)."
         )
+    planned = header + slots[: len(group) - len(header)]
+    # Each dataset is read at the shape planned from the config, but HDF5 returns fill values
+    # for storage never written: the slots present must fit in the file, as the layers must.
+    count = sum(math.prod(shape) for _, shape in planned)
+    if count > room:
+        raise _Refused(
+            f"optimizer/vars holds {len(group)} variables of {count:,} numbers, more than the "
+            f"{size:,} bytes of {name} can hold besides the layers' weights."
+        )
     out = {}
-    for i, (what, shape) in enumerate(header + slots[: len(group) - len(header)]):
+    for i, (what, shape) in enumerate(planned):
         kind = "int" if what == "iterations" else "float"
         out[what] = _finite(
             _dataset(h5py, group, str(i), shape, kind, f"optimizer/vars/{i} ({what})"),
@@ -1198,7 +1220,7 @@ def load_weights(model: Sequential, path: str | os.PathLike[str]) -> None:
         count = plan.numbers(optimizer=False)
         if 4 * count > os.path.getsize(path):
             raise _Refused(f"it holds fewer bytes than the model's {count:,} weights need.")
-        weights, state = _read_weights(h5py, path, "it", model, plan)
+        weights, state = _read_weights(h5py, path, "the file", os.path.getsize(path), model, plan)
         model.set_weights(weights)  # checks every shape; writes nothing unless all pass
         if compiled:
             _set_optimizer_state(model, state, plan.slots, plan.trainable)

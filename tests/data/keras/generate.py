@@ -8,6 +8,12 @@ compiled files without Dropout, ``NAME.x_next``, ``NAME.y_next``, ``NAME.loss_ne
 ``NAME.pred_next``: one more full-batch ``fit`` step taken by Keras after loading the file (so
 the optimizer state in the file decides those numbers). ``*.config.json`` are the config.json
 of models outside the subset (functional, a Lambda layer, a Conv2D), for the hostile-file tests.
+
+``adam_never_fit.keras`` is saved compiled but never fit: Keras writes only the optimizer's
+``iterations`` and ``learning_rate``, no slots. It is large enough (2,497 numbers) that the
+slots the file lacks would not fit in its bytes. ``expected.npz`` holds its ``x``, ``pred``,
+``weights.<i>`` (``get_weights()``) and the ``*_next`` step, taken by Keras after loading (Keras
+skips the two saved variables and steps from a fresh optimizer).
 """
 
 from __future__ import annotations
@@ -148,8 +154,34 @@ def _outside_configs() -> dict[str, dict]:
     return {"functional": functional, "lambda": lam, "conv2d": conv}
 
 
+def _never_fit(expected: dict[str, np.ndarray]) -> None:
+    """``adam_never_fit.keras``: compiled, saved before any step (see the module docstring)."""
+    name, features = "adam_never_fit", 24
+    keras.utils.set_random_seed(20)
+    model = keras.Sequential(
+        [keras.Input((features,)), L.Dense(96, "relu"), L.Dense(1, "sigmoid")], name=name
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
+    path = os.path.join(HERE, f"{name}.keras")
+    model.save(path)
+    x_test = np.linspace(-2, 2, 6 * features, dtype="float32").reshape(6, features)
+    expected[f"{name}.x"] = x_test
+    expected[f"{name}.pred"] = np.asarray(model.predict(x_test, verbose=0))
+    for i, w in enumerate(model.get_weights()):
+        expected[f"{name}.weights.{i}"] = np.asarray(w)
+    loaded = keras.models.load_model(path)
+    x_next, y_next = _data(120, 12, features, "binary")
+    history = loaded.fit(x_next, y_next, batch_size=12, epochs=1, shuffle=False, verbose=0)
+    expected[f"{name}.x_next"] = x_next
+    expected[f"{name}.y_next"] = y_next
+    expected[f"{name}.loss_next"] = np.float64(history.history["loss"][0])
+    expected[f"{name}.pred_next"] = np.asarray(loaded.predict(x_test, verbose=0))
+    keras.utils.clear_session()  # the files after this one get the layer names they had without it
+
+
 def main() -> None:
     expected: dict[str, np.ndarray] = {}
+    _never_fit(expected)  # before the float64 model turns JAX's x64 on
     for seed, (name, (build, compile_args, (features, kind))) in enumerate(_models().items()):
         if name.endswith("float64"):
             # JAX makes float32 variables of float64 ones unless x64 is on (last: it changes
