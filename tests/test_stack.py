@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from xpnn import Dense, Input, Sequential, losses, training
+from xpnn import Dense, Input, Sequential, callbacks, losses, optimizers, schedules, training
+from xpnn.callbacks import ProgressBar
 from xpnn.fused import blas, cpu
 from xpnn.layers import BatchNormalization, Chain, DenseStack, Dropout, chain
 from xpnn.layers import dense as dense_module
@@ -198,6 +199,102 @@ def test_stack_trains_exactly_as_the_chain(
     for got, want in zip(w_on, w_off, strict=True):
         same_bits(got, want)
     same_bits(p_on, p_off)
+
+
+# optimizers whose whole step the compiled pass makes itself (plain Adam: fused_update), and
+# others whose step runs after each call of it
+OPTIMIZERS = {
+    "adam": (lambda: optimizers.Adam(0.01), True),
+    "adam-schedule": (
+        lambda: optimizers.Adam(schedules.ExponentialDecay(0.01, 3, 0.5)),
+        False,
+    ),
+    "adam-clipnorm": (lambda: optimizers.Adam(0.01, clipnorm=0.1), False),
+    "adamw": (lambda: optimizers.AdamW(0.01), False),
+    "sgd-momentum": (lambda: optimizers.SGD(0.1, momentum=0.9), False),
+}
+
+
+def optimizer_state(opt: Any) -> list[np.ndarray]:
+    return [np.array(opt.iterations), *(np.array(v) for v in opt.state.values())]
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("case", sorted(ONE_CALL))
+def test_whole_epochs_run_in_one_call_with_the_chains_numbers(
+    monkeypatch: pytest.MonkeyPatch, case: str, name: str
+) -> None:
+    """With nothing to do between steps (no metrics, batch hooks or progress bar), an epoch's
+    full batches take one call of the compiled pass when it makes the optimizer's step too,
+    one call per step when the step runs after it; the numbers are the chain's either way."""
+    hidden, (out_act, units), loss, _, target = CASES[case]
+    make, whole = OPTIMIZERS[name]
+    results = {}
+    for enabled in (True, False):
+        monkeypatch.setattr(cpu, "STACK_ENABLED", enabled)
+        _, calls = spy(monkeypatch)
+        layers = [Dense(n, act) for n, act in zip([7, 5], hidden)] + [Dense(units, out_act)]
+        model = Sequential([Input((6,)), *layers], seed=3)
+        model.compile(optimizer=make(), loss=loss() if callable(loss) else loss)
+        assert (model.optimizer.fused_update(model._params, model._grads) is not None) == whole
+        history = model.fit(X, TARGETS[target], batch_size=16, epochs=3, verbose=0)
+        # 3 epochs of 4 full batches and a last one of 1
+        assert len(calls["train"]) == (0 if not enabled else 3 * 2 if whole else 3 * 5)
+        results[enabled] = history.history, model.get_weights(), optimizer_state(model.optimizer)
+    (h_on, w_on, s_on), (h_off, w_off, s_off) = results[True], results[False]
+    assert np.isfinite(h_on["loss"]).all() and h_on == h_off
+    for got, want in zip(w_on + s_on, w_off + s_off, strict=True):
+        same_bits(got, want)
+
+
+def test_a_diverging_step_is_reported_alike_from_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled pass returns the first step after which the running loss is not finite,
+    so fit warns of the same epoch and step whether the epoch ran in one call, step by step
+    (a batch hook asks for that) or layer by layer."""
+    x = X.copy()
+    x[40] = 3e38  # finite, but with the first layer's weights at 1 its sums overflow
+    hook = callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: None)
+    messages = []
+    for enabled, cbs in ((True, []), (True, [hook]), (False, [])):
+        monkeypatch.setattr(cpu, "STACK_ENABLED", enabled)
+        _, calls = spy(monkeypatch)
+        model = Sequential([Input((6,)), Dense(7, "relu"), Dense(1)], seed=3)
+        model.layers[0].kernel[...] = 1.0
+        model.compile(optimizer="adam", loss=BCE_LOGITS())  # inf logits: a NaN or inf loss
+        with pytest.warns(RuntimeWarning, match="became NaN or infinite") as caught:
+            model.fit(x, TARGETS["binary"], batch_size=4, epochs=2, verbose=0, callbacks=cbs)
+        assert len(calls["train"]) == (2 * 2 if enabled and not cbs else 2 * 17 if enabled else 0)
+        # (layer by layer, NumPy's matmul warns of the overflow too)
+        messages.append([str(w.message) for w in caught if "became NaN" in str(w.message)])
+    assert len(messages[0]) == 1 and "epoch 1, step " in messages[0][0]
+    assert "epoch 1, step 1:" not in messages[0][0]  # the bad row is not in the first batch
+    assert messages[0] == messages[1] == messages[2]
+
+
+def test_a_progress_bar_counts_every_step_of_a_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """With a progress bar, the compiled pass runs a hundredth of an epoch per call and the bar
+    advances by that many steps; with none, the whole epoch is one call."""
+    pytest.importorskip("tqdm")
+    counts: list[int] = []
+    real = ProgressBar.step
+
+    def step(self: ProgressBar, logs: Any = None, count: int = 1) -> None:
+        counts.append(count)
+        real(self, logs, count)
+
+    monkeypatch.setattr(ProgressBar, "step", step)
+    x = np.random.default_rng(1).normal(size=(650, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32)
+    model = Sequential([Input((6,)), Dense(7, "relu"), Dense(1, "sigmoid")], seed=3)
+    model.compile(optimizer="adam", loss=BCE)
+    model.fit(x, y, batch_size=2, epochs=1, verbose=1)  # 325 steps, 3 per update
+    assert sum(counts) == 325 and counts == [3] * 108 + [1]
+    assert "325/325" in capsys.readouterr().out
+    counts.clear()
+    model.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    assert counts == [325]
 
 
 class MyDense(Dense):

@@ -945,11 +945,17 @@ class ProgressBar:
             return True
         return False
 
-    def step(self, logs: dict[str, float] | None = None) -> None:
+    def steps_per_update(self) -> int:
+        """How many steps training may run between two ``step`` calls: a whole epoch when
+        nothing is drawn per step, else a hundredth of one (the bar still moves smoothly)."""
+        return self.steps if self._bar is None else max(1, self.steps // 100)
+
+    def step(self, logs: dict[str, float] | None = None, count: int = 1) -> None:
+        """``count`` more steps done; ``logs``: the running figures, when asked for."""
         if self._bar is not None:
             if logs:
                 self._bar.set_postfix_str(_format_logs(logs), refresh=False)
-            self._bar.update(1)
+            self._bar.update(count)
 
     def epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         seconds = time.perf_counter() - self._start

@@ -292,6 +292,12 @@ class Optimizer:
             self._t += 1.0
         self._update(params, grads)
 
+    def fused_update(self, params: Any, grads: Any) -> tuple[Any, ...] | None:
+        """What a compiled CPU training pass (fused/cpu.py ``stack_train_*``) needs to run this
+        optimizer's whole ``step`` itself, after each of its steps: ``(params, grads, m, v, t,
+        lr, hyper)``; None when the step must run here (the default: only plain Adam has one)."""
+        return None
+
     def _scratch(self, like: Any, k: int = 0) -> Any:
         """Work buffer ``k`` for the multi-pass array code (the fused kernels need none)."""
         while len(self._tmp) <= k:
@@ -475,6 +481,17 @@ class Adam(Optimizer):
         t = self.iterations
         lr = self.learning_rate if self._lr64 is None else float(to_numpy(self._lr64)[0])
         return lr * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
+
+    def fused_update(self, params: Any, grads: Any) -> tuple[Any, ...] | None:
+        # the whole step is t += 1 and the update when nothing else is set: no schedule (the
+        # rate would change per step), clipping, weight decay, or subclass (AdamW decays)
+        m, v = self.state.get("m"), self.state.get("v")
+        plain = type(self) is Adam and self._schedule is None and not self.weight_decay
+        plain = plain and not (self.clipnorm or self.clipvalue or self.global_clipnorm)
+        if not plain or self._shape != params.shape or not fused.cpu.accepts(params, grads, m, v):
+            return None
+        hyper = np.array([fused.cpu.ADAM, self.beta_1, self.beta_2, self.epsilon])
+        return params, grads, m, v, self._t, self._lr64, hyper
 
     def _update(self, w: Any, g: Any) -> None:
         m, v = self.state["m"], self.state["v"]

@@ -87,17 +87,25 @@ def make_train_step(model: Any, totals: Any, dist: Any = None) -> Callable[[Work
     penalties = penalized(layers)
     xp = model._xp
     track_finite = xp is not np  # see Trainer.run: the host checks the loss directly
+    # what a compiled pass gets when the optimizer's step is not one it can make (the caller
+    # makes it): arrays of the types of a fused update's, so that one compiled form serves both
+    scalar = np.zeros(1)
+    no_update = (params, grads, params, grads, scalar, scalar, np.zeros(4)) if xp is np else None
 
-    def step(ws: Workspace, rows: tuple[Any, Any, Any, int] | None = None) -> None:
-        """One step on the batch in ``ws``; or, with ``rows = (X, Y, order, start)`` and a
-        compiled pass (``ws.train``), on the batch that pass gathers itself."""
+    def step(ws: Workspace, rows: tuple[Any, Any, Any, int, int] | None = None) -> int | None:
+        """One step on the batch in ``ws``; or, with ``rows = (X, Y, order, start, steps)`` and
+        a compiled pass (``ws.train``), ``steps`` steps on the batches that pass gathers itself
+        (several only when it makes the optimizer's update too), returning the first after
+        which the loss sum is not finite (-1: none)."""
         if ws.batch == 0:  # an empty share of a global batch: join the sum with zeros
             grads.fill(0)
             dist.allreduce(grads)
             optimizer.step(params, grads)
-            return
-        if rows is not None:  # gather, forward, loss and backward in one call
-            value, a = ws.train(*rows, ws.x, ws.y, ws.delta)
+            return None
+        update = bad = None
+        if rows is not None:  # gather, forward, loss, backward (and update) in one call
+            update = optimizer.fused_update(params, grads) if dist is None else None
+            bad, a = ws.train(*rows, (ws.x, ws.y, ws.delta), update or no_update, totals)
         else:
             a = ws.chain.forward(ws.x)  # (batch, inputs) -> (batch, units)
         for m, acc, by_weight in zip(metrics, accumulators, weighted):
@@ -112,13 +120,15 @@ def make_train_step(model: Any, totals: Any, dist: Any = None) -> Callable[[Work
                 ws.chain.backward(delta, shortcut=True)
             else:
                 ws.chain.backward(loss.gradient(ws.y, a, ws.delta, ws.w), shortcut=False)
-        if dist is not None:  # this share's part of the batch's gradient, summed over ranks
-            xp.multiply(grads, ws.scale, out=grads)
-            dist.allreduce(grads)
-        optimizer.step(params, grads)
-        totals[0] += value * ws.batch
+            totals[0] += value * ws.batch
+        if update is None:
+            if dist is not None:  # this share's part of the batch's gradient, summed over ranks
+                xp.multiply(grads, ws.scale, out=grads)
+                dist.allreduce(grads)
+            optimizer.step(params, grads)
         if track_finite:  # steps whose running loss is still finite: the first bad step
             totals[-1] += xp.isfinite(totals[0])
+        return bad
 
     return step
 
@@ -244,8 +254,15 @@ class Trainer:
                 # so that every backend (and every rank) shuffles identically
                 order = to_device(model._rng.permutation(n)) if shuffle else None
                 totals.fill(0)
-                seen = 0
-                for k in range(steps):
+                seen = k = 0
+                # steps per call of the compiled pass: an epoch's full batches in one when
+                # nothing happens between steps (no batch hooks, metrics or ranks, and an
+                # optimizer the pass updates itself), as few calls as the progress bar allows
+                run = 1
+                if compiled and dist is None and not (batch_hooks or model.metrics):
+                    if model.optimizer.fused_update(model._params, model._grads) is not None:
+                        run = progress.steps_per_update()
+                while k < steps:
                     if batch_hooks:
                         for cb in callbacks:
                             cb.on_train_batch_begin(k, {})
@@ -257,21 +274,28 @@ class Trainer:
                         lo, hi = distributed.shares(size, dist.size)[dist.rank]
                         ws = self.workspace(hi - lo, size)
                         start += lo
+                    count, bad = 1, None
                     if compiled and ws.train is not None:
-                        step(ws, (X, Y, order, start))
+                        if size == batch_size:
+                            count = max(1, min(run, n // batch_size - k))
+                        bad = step(ws, (X, Y, order, start, count))
                     else:
                         if ws.batch:
                             _gather(ws, X, Y, W, order, start, take_mode)
                         step(ws)
-                    seen += size
-                    if on_host and not warned and dist is None and not math.isfinite(totals[0]):
-                        warned = _warn_not_finite(epoch, k)
+                    seen += size * count
+                    if on_host and not warned and dist is None:
+                        if bad is None:
+                            bad = -1 if math.isfinite(totals[0]) else 0
+                        if bad >= 0:
+                            warned = _warn_not_finite(epoch, k + bad)
+                    k += count
                     show = progress.wants_logs()
                     running = self.running_logs(seen) if batch_hooks or show else None
-                    progress.step(running if show else None)
+                    progress.step(running if show else None, count)
                     if batch_hooks:
                         for cb in callbacks:
-                            cb.on_train_batch_end(k, running)
+                            cb.on_train_batch_end(k - 1, running)
                         if self._stop_agreed():
                             break
                 if dist is not None:  # the epoch's sums over every rank: one reduction

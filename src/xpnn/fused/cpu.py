@@ -303,6 +303,7 @@ if ENABLED:
 # array with ``syrk``; this always uses ``gemm``.
 STACK_ENABLED = ENABLED and blas.ADDRESSES is not None
 LINEAR, RELU, SIGMOID = 0, 1, 2  # the activation codes of the stack kernels
+NO_UPDATE, ADAM = 0.0, 1.0  # the update codes of the training passes (hyper[0])
 
 if STACK_ENABLED:
     import llvmlite.binding as ll
@@ -534,7 +535,11 @@ if STACK_ENABLED:
         return rows
 
     # ``bufs = (x, y, delta)``: the workspace's batch, targets and output gradient;
-    # ``stack = (Ws, bs, codes, zs, As, dWs, dbs, dxs)``: the layers, as stack_backward takes them
+    # ``stack = (Ws, bs, codes, zs, As, dWs, dbs, dxs)``: the layers, as stack_backward takes them;
+    # ``update = (params, grads, m, v, t, lr, hyper)``: the optimizer's update after each step,
+    # ``hyper = [code, beta_1, beta_2, epsilon]`` with code NO_UPDATE (the caller updates) or
+    # ADAM (optimizers.Adam.fused_update: its one-pass kernel, after ``t += 1``);
+    # ``totals``: the epoch's float64 sums, whose first holds the loss times the batch size.
     @_jit
     def _stack_forward_on(X: Any, Y: Any, order: Any, start: int, bufs: Any, stack: Any) -> Any:
         """Gather the batch, run the stack forward; the output."""
@@ -546,35 +551,81 @@ if STACK_ENABLED:
         return As[len(As) - 1]
 
     @_jit
-    def _stack_backward_from(bufs: Any, stack: Any) -> None:
-        """The stack's backward from ``delta``, which the loss made ``dL/dz``."""
+    def _stack_finish(bufs: Any, stack: Any, update: Any, totals: Any, value: float) -> bool:
+        """After a step's forward and loss: the stack's backward from ``delta`` (which the loss
+        made ``dL/dz``), the update, the loss into ``totals``; whether the sum is finite."""
         x, _, delta = bufs
         Ws, _, codes, zs, As, dWs, dbs, dxs = stack
         stack_backward(delta, x, Ws, codes, zs, As, dWs, dbs, dxs, True)
+        params, grads, m, v, t, lr, hyper = update
+        if hyper[0] == ADAM:
+            t[0] += 1.0
+            adam_update(params, grads, m, v, t, lr, hyper[1], hyper[2], hyper[3])
+        totals[0] += value * x.shape[0]
+        return np.isfinite(totals[0])
 
+    # Each runs ``steps`` training steps on consecutive batches of the shuffled ``order`` from
+    # ``start`` (several only with an update: the caller has nothing to do between them) and
+    # returns the first step after which the loss sum is not finite, -1 when there is none.
     @_jit
     def stack_train_bce_sigmoid(
-        X: Any, Y: Any, order: Any, start: int, bufs: Any, stack: Any, eps: float
-    ) -> float:
-        a = _stack_forward_on(X, Y, order, start, bufs, stack)
-        value = bce_sigmoid(a, bufs[1], bufs[2], eps)
-        _stack_backward_from(bufs, stack)
-        return value
+        X: Any,
+        Y: Any,
+        order: Any,
+        start: int,
+        steps: int,
+        bufs: Any,
+        stack: Any,
+        update: Any,
+        totals: Any,
+        eps: float,
+    ) -> int:
+        bad, b = -1, bufs[0].shape[0]
+        for k in range(steps):
+            a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack)
+            value = bce_sigmoid(a, bufs[1], bufs[2], eps)
+            if not _stack_finish(bufs, stack, update, totals, value) and bad < 0:
+                bad = k
+        return bad
 
     @_jit
     def stack_train_bce_logits(
-        X: Any, Y: Any, order: Any, start: int, bufs: Any, stack: Any
-    ) -> float:
-        a = _stack_forward_on(X, Y, order, start, bufs, stack)
-        value = bce_logits(a, bufs[1], bufs[2])
-        _stack_backward_from(bufs, stack)
-        return value
+        X: Any,
+        Y: Any,
+        order: Any,
+        start: int,
+        steps: int,
+        bufs: Any,
+        stack: Any,
+        update: Any,
+        totals: Any,
+    ) -> int:
+        bad, b = -1, bufs[0].shape[0]
+        for k in range(steps):
+            a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack)
+            value = bce_logits(a, bufs[1], bufs[2])
+            if not _stack_finish(bufs, stack, update, totals, value) and bad < 0:
+                bad = k
+        return bad
 
     @_jit
     def stack_train_softmax_ce_sparse(
-        X: Any, Y: Any, order: Any, start: int, bufs: Any, stack: Any, from_logits: bool, eps: float
-    ) -> float:
-        a = _stack_forward_on(X, Y, order, start, bufs, stack)
-        value = softmax_ce_sparse(a, bufs[1], bufs[2], from_logits, eps)
-        _stack_backward_from(bufs, stack)
-        return value
+        X: Any,
+        Y: Any,
+        order: Any,
+        start: int,
+        steps: int,
+        bufs: Any,
+        stack: Any,
+        update: Any,
+        totals: Any,
+        from_logits: bool,
+        eps: float,
+    ) -> int:
+        bad, b = -1, bufs[0].shape[0]
+        for k in range(steps):
+            a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack)
+            value = softmax_ce_sparse(a, bufs[1], bufs[2], from_logits, eps)
+            if not _stack_finish(bufs, stack, update, totals, value) and bad < 0:
+                bad = k
+        return bad

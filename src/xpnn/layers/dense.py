@@ -346,9 +346,12 @@ class DenseStack(Chain):
         stack = (self.Ws, self.bs, self.codes, self.zs, self.As, self.dWs, self.dbs, self.dxs)
         first, output = self.spaces[0], self.As[-1]
 
-        def train(X: Any, Y: Any, order: Any, start: int, x: Any, y: Any, delta: Any) -> Any:
-            first.x = x  # the first layer's input, as Dense.forward notes it
-            return kernel(X, Y, order, start, (x, y, delta), stack, *args), output
+        def train(
+            X: Any, Y: Any, order: Any, start: int, steps: int, bufs: Any, update: Any, totals: Any
+        ) -> tuple[int, Any]:
+            first.x = bufs[0]  # the first layer's input, as Dense.forward notes it
+            bad = kernel(X, Y, order, start, steps, bufs, stack, update, totals, *args)
+            return bad, output
 
         return train
 
