@@ -68,6 +68,9 @@ if ENABLED:
     from numba.extending import intrinsic, overload
 
     _jit = numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
+    _jit_inline = numba.njit(
+        cache=True, nogil=True, fastmath=False, error_model="numpy", inline="always"
+    )
 
     # -- exp in float32, vectorisable --------------------------------------------------------
     @intrinsic
@@ -426,6 +429,18 @@ if STACK_ENABLED:
                     acc += A[m, n] * B[n, p]
                 out[m, p] = acc
 
+    @intrinsic
+    def _flag(typingctx: Any, value: Any) -> Any:
+        """``value`` typed as a runtime bool rather than a constant: numba compiles a function
+        once per distinct argument type, and a constant ``True`` or ``False`` is a type of its
+        own, so ``matmul`` called with each combination of constant flags would be compiled
+        (with everything it calls) once per combination, about a second each."""
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return context.cast(builder, args[0], signature.args[0], signature.return_type)
+
+        return types.unliteral(value)(value), codegen
+
     # -- a stack of Dense layers, forward or backward in one call (layers.DenseStack) -----------
     # On a small network the step's arithmetic is cheap and its calls are not: the seed net
     # (400-25-15-1, batch 32) spends more time passing from Python to NumPy and numba, a dozen
@@ -457,10 +472,10 @@ if STACK_ENABLED:
     @_jit
     def stack_forward(x: np.ndarray, Ws: Any, bs: Any, codes: Any, zs: Any, As: Any) -> None:
         """Every layer's ``z = a_prev @ W + b`` and ``a = g(z)`` into ``zs`` and ``As``."""
-        matmul(x, False, Ws[0], False, zs[0])
+        matmul(x, _flag(False), Ws[0], _flag(False), zs[0])
         _bias_activate(zs[0], bs[0], codes[0], As[0])
         for i in range(1, len(Ws)):
-            matmul(As[i - 1], False, Ws[i], False, zs[i])
+            matmul(As[i - 1], _flag(False), Ws[i], _flag(False), zs[i])
             _bias_activate(zs[i], bs[i], codes[i], As[i])
 
     @_jit
@@ -479,7 +494,7 @@ if STACK_ENABLED:
             relu_backward_inplace(d, z)
         elif code == SIGMOID:
             sigmoid_backward_inplace(d, a)
-        matmul(inp, True, d, False, dW)
+        matmul(inp, _flag(True), d, _flag(False), dW)
         if db.shape[0] > 0:
             column_sums(d, db)
 
@@ -504,7 +519,7 @@ if STACK_ENABLED:
         for i in range(last, 0, -1):
             code = LINEAR if shortcut and i == last else codes[i]
             _layer_backward(d, As[i - 1], code, zs[i], As[i], dWs[i], dbs[i])
-            matmul(d, False, Ws[i], True, dxs[i])
+            matmul(d, _flag(False), Ws[i], _flag(True), dxs[i])
             d = dxs[i]
         code = LINEAR if shortcut and last == 0 else codes[0]
         _layer_backward(d, x, code, zs[0], As[0], dWs[0], dbs[0])
@@ -540,7 +555,7 @@ if STACK_ENABLED:
     # ``hyper = [code, beta_1, beta_2, epsilon]`` with code NO_UPDATE (the caller updates) or
     # ADAM (optimizers.Adam.fused_update: its one-pass kernel, after ``t += 1``);
     # ``totals``: the epoch's float64 sums, whose first holds the loss times the batch size.
-    @_jit
+    @_jit_inline
     def _stack_forward_on(X: Any, Y: Any, order: Any, start: int, bufs: Any, stack: Any) -> Any:
         """Gather the batch, run the stack forward; the output."""
         x, y, _ = bufs
@@ -550,7 +565,7 @@ if STACK_ENABLED:
         stack_forward(x, Ws, bs, codes, zs, As)
         return As[len(As) - 1]
 
-    @_jit
+    @_jit_inline
     def _stack_finish(bufs: Any, stack: Any, update: Any, totals: Any, value: float) -> bool:
         """After a step's forward and loss: the stack's backward from ``delta`` (which the loss
         made ``dL/dz``), the update, the loss into ``totals``; whether the sum is finite."""
