@@ -12,7 +12,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from xpnn import Dense, Input, Sequential, callbacks, losses, optimizers, schedules, training
+from xpnn import (
+    Dense,
+    Input,
+    Sequential,
+    callbacks,
+    losses,
+    metrics,
+    optimizers,
+    schedules,
+    training,
+)
 from xpnn.callbacks import ProgressBar
 from xpnn.fused import blas, cpu
 from xpnn.layers import BatchNormalization, Chain, DenseStack, Dropout, chain
@@ -184,11 +194,12 @@ def test_stack_trains_exactly_as_the_chain(
         assert all(type(ws.chain) is kind for ws in spaces.values())
         assert {c.training for c in made} == {True, False} and all(type(c) is kind for c in made)
         # every batch compiled: 3 epochs of 5 steps, 2 validation batches per epoch, 5 predicted;
-        # the steps in one call each (gather, forward, loss, backward) where the loss has a
-        # fused kernel and no sample weights
+        # where the loss has a fused kernel and no sample weights, the compiled pass takes the
+        # whole step (gather, forward, metrics, loss, backward, Adam): one call for each
+        # epoch's 4 full batches, one for its last
         counts = [len(calls[k]) for k in ("forward", "backward", "train")]
         one_call = case in ONE_CALL and not weighted
-        expected = [6 + 5, 0, 15] if one_call else [15 + 6 + 5, 15, 0]
+        expected = [6 + 5, 0, 3 * 2] if one_call else [15 + 6 + 5, 15, 0]
         assert counts == (expected if enabled else [0, 0, 0])
         if enabled:
             assert all((ws.train is not None) == one_call for ws in spaces.values())
@@ -245,6 +256,56 @@ def test_whole_epochs_run_in_one_call_with_the_chains_numbers(
     assert np.isfinite(h_on["loss"]).all() and h_on == h_off
     for got, want in zip(w_on + s_on, w_off + s_off, strict=True):
         same_bits(got, want)
+
+
+# metrics with the number of calls of the compiled pass they leave (3 epochs of 5 batches):
+# those it adds up itself keep each epoch's full batches in one call; any other, a call a step
+PASS_METRICS = {
+    "accuracy": (["accuracy"], 3 * 2),
+    "threshold": ([metrics.BinaryAccuracy(threshold=0.7)], 3 * 2),
+    "and-auc": (["accuracy", "auc"], 3 * 5),
+    "subclass": ([type("MyAccuracy", (metrics.BinaryAccuracy,), {})()], 3 * 5),
+}
+
+
+@pytest.mark.parametrize("name", list(PASS_METRICS))
+@pytest.mark.parametrize("case", ["sigmoid-bce", "logits-bce", "logits-scce"])
+def test_metrics_the_pass_adds_up_have_the_chains_numbers(
+    monkeypatch: pytest.MonkeyPatch, case: str, name: str
+) -> None:
+    hidden, (out_act, units), loss, _, target = CASES[case]
+    chosen, calls_expected = PASS_METRICS[name]
+    if case == "logits-scce":  # the sparse accuracy; binary metrics do not take labels
+        chosen, calls_expected = (
+            (["accuracy"], 3 * 2)
+            if name == "accuracy"
+            else (
+                ["accuracy", "sparse_top_k_categorical_accuracy"],
+                3 * 5,
+            )
+        )
+    results = {}
+    for enabled in (True, False):
+        monkeypatch.setattr(cpu, "STACK_ENABLED", enabled)
+        _, calls = spy(monkeypatch)
+        layers = [Dense(n, act) for n, act in zip([7, 5], hidden)] + [Dense(units, out_act)]
+        model = Sequential([Input((6,)), *layers], seed=3)
+        model.compile(optimizer="adam", loss=loss() if callable(loss) else loss, metrics=chosen)
+        history = model.fit(X, TARGETS[target], batch_size=16, epochs=3, verbose=0)
+        assert len(calls["train"]) == (calls_expected if enabled else 0)
+        results[enabled] = history.history
+    assert results[True] == results[False]
+    assert all(0 < v < 1 for v in results[True][model.metrics[0].name])
+
+
+def test_the_pass_argmax_is_numpys() -> None:
+    """The sparse accuracy's argmax: the first largest of a row, or its first NaN."""
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 3, size=(400, 5)).astype(np.float32)  # many ties
+    a[rng.random(a.shape) < 0.05] = np.nan
+    a[0] = [np.inf, np.nan, np.inf, -np.inf, 0]
+    got = [cpu._argmax_row(a, r) for r in range(a.shape[0])]
+    assert got == list(np.argmax(a, axis=-1))
 
 
 def test_a_diverging_step_is_reported_alike_from_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -406,7 +467,7 @@ def test_one_call_step_matches_the_chain_on_other_data(
         history = model.fit(
             x, y, batch_size=16, epochs=2, verbose=0, shuffle=variant != "no-shuffle"
         )
-        trained = 0 if variant == "no-shuffle" else 10
+        trained = 0 if variant == "no-shuffle" else 2 * 2  # per epoch: full batches, the last
         assert len(calls["train"]) == (trained if enabled else 0)
         results.append((model.get_weights(), history.history))
     (w_on, h_on), (w_off, h_off) = results

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import config as config_module
+from . import fused
 from . import losses as losses_module
 from .activations import sigmoid
 from .backend import array_module
@@ -103,6 +104,12 @@ class Metric:
     def result(self, acc: np.ndarray) -> float:
         """The figure from the host copy of the accumulators."""
         raise NotImplementedError
+
+    def fused_kernel(self, output_units: int) -> tuple[float, float] | None:
+        """How a compiled CPU training pass (fused/cpu.py ``_add_metrics``) adds this metric's
+        batches up itself: its code and argument; None when only ``update`` can (the
+        default)."""
+        return None
 
     def _arguments(self) -> dict[str, Any]:
         """The constructor's arguments besides ``name`` (for the config and repr)."""
@@ -183,6 +190,12 @@ class BinaryAccuracy(MeanMetric):
     def values(self, y: Any, a: Any) -> Any:
         return ((a > self.threshold) == y).mean(axis=-1, dtype=a.dtype)
 
+    def fused_kernel(self, output_units: int) -> tuple[float, float] | None:
+        # one output: each sample's value is 0 or 1, and their sum is exact in any order
+        if type(self) is not BinaryAccuracy or output_units != 1:
+            return None
+        return fused.cpu.BINARY_ACCURACY, self.threshold
+
     def _arguments(self) -> dict[str, Any]:
         return {"threshold": self._given}
 
@@ -207,6 +220,11 @@ class SparseCategoricalAccuracy(MeanMetric):
 
     def values(self, y: Any, a: Any) -> Any:
         return array_module(a).argmax(a, axis=-1) == y
+
+    def fused_kernel(self, output_units: int) -> tuple[float, float] | None:
+        if type(self) is not SparseCategoricalAccuracy:
+            return None
+        return fused.cpu.SPARSE_CATEGORICAL_ACCURACY, 0.0
 
 
 def _in_top_k(a: Any, labels: Any, k: int) -> Any:
@@ -300,6 +318,9 @@ class _Accuracy(MeanMetric):
 
     def values(self, y: Any, a: Any) -> Any:
         return self.inner.values(y, a)
+
+    def fused_kernel(self, output_units: int) -> tuple[float, float] | None:
+        return None if self.inner is None else self.inner.fused_kernel(output_units)
 
 
 # -- confusion metrics ----------------------------------------------------------------------------

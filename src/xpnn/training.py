@@ -70,6 +70,17 @@ def metric_slices(metrics: list[Any]) -> list[slice]:
     return slices
 
 
+def fused_metrics(model: Any) -> np.ndarray | None:
+    """The rows ``[code, index, argument]`` by which a compiled training pass adds up every
+    metric of ``model`` itself (Metric.fused_kernel, ``index``: its sums in the totals); None
+    when some metric has no such form (the step updates them all)."""
+    forms = [m.fused_kernel(model.output_units) for m in model.metrics]
+    if any(form is None for form in forms):
+        return None
+    rows = [(code, s.start, arg) for (code, arg), s in zip(forms, metric_slices(model.metrics))]
+    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+
+
 def penalized(layers: list[Any]) -> list[tuple[Any, int]]:
     """The layers that add a penalty (regularization) to the loss, with their index."""
     return [(layer, i) for i, layer in enumerate(layers) if getattr(layer, "regularized", False)]
@@ -91,6 +102,8 @@ def make_train_step(model: Any, totals: Any, dist: Any = None) -> Callable[[Work
     # makes it): arrays of the types of a fused update's, so that one compiled form serves both
     scalar = np.zeros(1)
     no_update = (params, grads, params, grads, scalar, scalar, np.zeros(4)) if xp is np else None
+    metric_rows = fused_metrics(model)  # the metrics a compiled pass adds up, if it can all
+    pass_metrics = np.zeros((0, 3)) if metric_rows is None else metric_rows
 
     def step(ws: Workspace, rows: tuple[Any, Any, Any, int, int] | None = None) -> int | None:
         """One step on the batch in ``ws``; or, with ``rows = (X, Y, order, start, steps)`` and
@@ -105,11 +118,13 @@ def make_train_step(model: Any, totals: Any, dist: Any = None) -> Callable[[Work
         update = bad = None
         if rows is not None:  # gather, forward, loss, backward (and update) in one call
             update = optimizer.fused_update(params, grads) if dist is None else None
-            bad, a = ws.train(*rows, (ws.x, ws.y, ws.delta), update or no_update, totals)
+            bufs = (ws.x, ws.y, ws.delta)
+            bad, a = ws.train(*rows, bufs, update or no_update, totals, pass_metrics)
         else:
             a = ws.chain.forward(ws.x)  # (batch, inputs) -> (batch, units)
-        for m, acc, by_weight in zip(metrics, accumulators, weighted):
-            m.update(acc, ws.y, a, ws.w if by_weight else None)
+        if rows is None or metric_rows is None:
+            for m, acc, by_weight in zip(metrics, accumulators, weighted):
+                m.update(acc, ws.y, a, ws.w if by_weight else None)
         if rows is None:
             # dL/dz of the output layer in one step where the pair allows (see losses.py);
             # otherwise dL/da, chained through the output layer's own backward.
@@ -256,10 +271,15 @@ class Trainer:
                 totals.fill(0)
                 seen = k = 0
                 # steps per call of the compiled pass: an epoch's full batches in one when
-                # nothing happens between steps (no batch hooks, metrics or ranks, and an
+                # nothing happens between steps (no batch hooks or ranks, metrics and an
                 # optimizer the pass updates itself), as few calls as the progress bar allows
                 run = 1
-                if compiled and dist is None and not (batch_hooks or model.metrics):
+                if (
+                    compiled
+                    and dist is None
+                    and not batch_hooks
+                    and fused_metrics(model) is not None
+                ):
                     if model.optimizer.fused_update(model._params, model._grads) is not None:
                         run = progress.steps_per_update()
                 while k < steps:

@@ -22,9 +22,10 @@ is within 3; tests/test_fused.py checks both bounds), and 4x faster per value he
 
 The compiled stack of Dense layers (``stack_forward``, ``stack_backward``: a whole all-Dense
 model's forward or backward in one call, layers.DenseStack) is here too, with the ``matmul``
-it calls through NumPy's own OpenBLAS (blas.py finds it): every numba kernel lives in this one
-file, because numba's on-disk cache checks only the file of the function it compiles, not the
-files of the functions it calls.
+it calls through NumPy's own OpenBLAS (blas.py finds it), and the training passes built on it
+(``stack_train_*``: whole training steps, from the gather to Adam's update, in one call): every
+numba kernel lives in this one file, because numba's on-disk cache checks only the file of the
+function it compiles, not the files of the functions it calls.
 
 Each kernel takes C-contiguous NumPy arrays only (``accepts``); device and strict arrays never
 come here.
@@ -307,6 +308,8 @@ if ENABLED:
 STACK_ENABLED = ENABLED and blas.ADDRESSES is not None
 LINEAR, RELU, SIGMOID = 0, 1, 2  # the activation codes of the stack kernels
 NO_UPDATE, ADAM = 0.0, 1.0  # the update codes of the training passes (hyper[0])
+# the metrics a training pass adds up itself (metrics.Metric.fused_kernel)
+BINARY_ACCURACY, SPARSE_CATEGORICAL_ACCURACY = 1.0, 2.0
 
 if STACK_ENABLED:
     import llvmlite.binding as ll
@@ -554,7 +557,9 @@ if STACK_ENABLED:
     # ``update = (params, grads, m, v, t, lr, hyper)``: the optimizer's update after each step,
     # ``hyper = [code, beta_1, beta_2, epsilon]`` with code NO_UPDATE (the caller updates) or
     # ADAM (optimizers.Adam.fused_update: its one-pass kernel, after ``t += 1``);
-    # ``totals``: the epoch's float64 sums, whose first holds the loss times the batch size.
+    # ``totals``: the epoch's float64 sums, whose first holds the loss times the batch size;
+    # ``metrics``: one row ``[code, index, threshold]`` per metric the pass adds up itself into
+    # ``totals[index:index + 2]`` (metrics.MeanMetric's sums), none when the caller does.
     @_jit_inline
     def _stack_forward_on(X: Any, Y: Any, order: Any, start: int, bufs: Any, stack: Any) -> Any:
         """Gather the batch, run the stack forward; the output."""
@@ -565,12 +570,49 @@ if STACK_ENABLED:
         stack_forward(x, Ws, bs, codes, zs, As)
         return As[len(As) - 1]
 
+    @_jit
+    def _argmax_row(a: np.ndarray, r: int) -> int:
+        """``np.argmax(a[r])``: the first largest, or the first NaN (NumPy's NaN is largest)."""
+        best, top = 0, a[r, 0]
+        if top != top:
+            return 0
+        for c in range(1, a.shape[1]):
+            v = a[r, c]
+            if v != v:
+                return c
+            if v > top:
+                best, top = c, v
+        return best
+
+    @_jit
+    def _add_metrics(a: np.ndarray, y: np.ndarray, metrics: np.ndarray, totals: Any) -> None:
+        """Each metric's hits and the batch size into its two sums, as its ``update`` adds them
+        (a count of 0/1 values: the same float64 sum in any order)."""
+        yf = y.reshape(-1)
+        for k in range(metrics.shape[0]):
+            code, at = metrics[k, 0], int(metrics[k, 1])
+            hits = 0
+            if code == BINARY_ACCURACY:  # one output: (a > threshold) == y, compared as NumPy
+                threshold = a.dtype.type(metrics[k, 2])
+                af = a.reshape(-1)
+                for i in range(af.size):
+                    hits += yf[i] == (1 if af[i] > threshold else 0)
+            elif code == SPARSE_CATEGORICAL_ACCURACY:  # argmax(a) == label
+                for r in range(a.shape[0]):
+                    hits += _argmax_row(a, r) == yf[r]
+            totals[at] += hits
+            totals[at + 1] += a.shape[0]
+
     @_jit_inline
-    def _stack_finish(bufs: Any, stack: Any, update: Any, totals: Any, value: float) -> bool:
-        """After a step's forward and loss: the stack's backward from ``delta`` (which the loss
-        made ``dL/dz``), the update, the loss into ``totals``; whether the sum is finite."""
-        x, _, delta = bufs
+    def _stack_finish(
+        bufs: Any, stack: Any, update: Any, totals: Any, metrics: Any, value: float
+    ) -> bool:
+        """After a step's forward and loss: the metrics, the stack's backward from ``delta``
+        (which the loss made ``dL/dz``), the update, the loss into ``totals``; whether the
+        loss sum is finite."""
+        x, y, delta = bufs
         Ws, _, codes, zs, As, dWs, dbs, dxs = stack
+        _add_metrics(As[len(As) - 1], y, metrics, totals)
         stack_backward(delta, x, Ws, codes, zs, As, dWs, dbs, dxs, True)
         params, grads, m, v, t, lr, hyper = update
         if hyper[0] == ADAM:
@@ -593,13 +635,14 @@ if STACK_ENABLED:
         stack: Any,
         update: Any,
         totals: Any,
+        metrics: Any,
         eps: float,
     ) -> int:
         bad, b = -1, bufs[0].shape[0]
         for k in range(steps):
             a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack)
             value = bce_sigmoid(a, bufs[1], bufs[2], eps)
-            if not _stack_finish(bufs, stack, update, totals, value) and bad < 0:
+            if not _stack_finish(bufs, stack, update, totals, metrics, value) and bad < 0:
                 bad = k
         return bad
 
@@ -614,12 +657,13 @@ if STACK_ENABLED:
         stack: Any,
         update: Any,
         totals: Any,
+        metrics: Any,
     ) -> int:
         bad, b = -1, bufs[0].shape[0]
         for k in range(steps):
             a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack)
             value = bce_logits(a, bufs[1], bufs[2])
-            if not _stack_finish(bufs, stack, update, totals, value) and bad < 0:
+            if not _stack_finish(bufs, stack, update, totals, metrics, value) and bad < 0:
                 bad = k
         return bad
 
@@ -634,6 +678,7 @@ if STACK_ENABLED:
         stack: Any,
         update: Any,
         totals: Any,
+        metrics: Any,
         from_logits: bool,
         eps: float,
     ) -> int:
@@ -641,6 +686,6 @@ if STACK_ENABLED:
         for k in range(steps):
             a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack)
             value = softmax_ce_sparse(a, bufs[1], bufs[2], from_logits, eps)
-            if not _stack_finish(bufs, stack, update, totals, value) and bad < 0:
+            if not _stack_finish(bufs, stack, update, totals, metrics, value) and bad < 0:
                 bad = k
         return bad

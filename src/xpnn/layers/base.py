@@ -190,11 +190,12 @@ class Chain:
     def trainer(self, loss_kernel: tuple[str, tuple[Any, ...]]) -> Any:
         """A compiled training pass for the loss kernel ``loss_kernel`` (losses.Loss.fused_kernel)
         with the chain's buffers: ``train(X, Y, order, start, steps, (x, y, delta), update,
-        totals) -> (bad, output)`` runs ``steps`` training steps in one call, each gathering its
-        batch of the shuffled ``order`` into ``x`` and ``y``, then forward, the loss into
-        ``delta``, backward, the optimizer's ``update`` (Optimizer.fused_update; or none, for
-        the caller to make) and the loss into ``totals``; ``bad`` is the first step after
-        which the loss sum is not finite (-1: none). None here: a plain chain has none
+        totals, metrics) -> (bad, output)`` runs ``steps`` training steps in one call, each
+        gathering its batch of the shuffled ``order`` into ``x`` and ``y``, then forward, the
+        ``metrics`` rows (training.fused_metrics; or none, for the caller to update) and the
+        loss into ``totals`` and ``delta``, backward, and the optimizer's ``update``
+        (Optimizer.fused_update; or none, for the caller to make); ``bad`` is the first step
+        after which the loss sum is not finite (-1: none). None here: a plain chain has none
         (DenseStack has)."""
         return None
 

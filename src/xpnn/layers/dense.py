@@ -347,10 +347,18 @@ class DenseStack(Chain):
         first, output = self.spaces[0], self.As[-1]
 
         def train(
-            X: Any, Y: Any, order: Any, start: int, steps: int, bufs: Any, update: Any, totals: Any
+            X: Any,
+            Y: Any,
+            order: Any,
+            start: int,
+            steps: int,
+            bufs: Any,
+            update: Any,
+            totals: Any,
+            metrics: Any,
         ) -> tuple[int, Any]:
             first.x = bufs[0]  # the first layer's input, as Dense.forward notes it
-            bad = kernel(X, Y, order, start, steps, bufs, stack, update, totals, *args)
+            bad = kernel(X, Y, order, start, steps, bufs, stack, update, totals, metrics, *args)
             return bad, output
 
         return train
