@@ -474,3 +474,19 @@ def test_one_call_step_matches_the_chain_on_other_data(
     assert h_on == h_off
     for got, want in zip(w_on, w_off, strict=True):
         same_bits(got, want)
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (16, 64), (7, 130)])
+def test_relu_backward_with_its_sums_is_the_two_kernels(shape: tuple[int, int]) -> None:
+    """The one-pass ReLU backward and bias gradient give the two kernels' bits: the products
+    (-0.0 and NaN included) and the column sums, rows added in order."""
+    rng = np.random.default_rng(11)
+    d = rng.normal(size=shape).astype(np.float32)
+    z = rng.normal(size=shape).astype(np.float32)
+    z[0, :2], d[-1, -1], d[0, 0] = 0.0, np.nan, -0.0
+    want_d = cpu.relu_backward_inplace(d.copy(), z)
+    want_sums = cpu.column_sums(want_d, np.empty(shape[1], np.float32))
+    got_d, got_sums = d.copy(), np.full(shape[1], 7.0, np.float32)
+    cpu.relu_backward_sums(got_d, z, got_sums)
+    same_bits(got_d, want_d)
+    same_bits(got_sums, want_sums)

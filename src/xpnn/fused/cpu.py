@@ -172,6 +172,18 @@ if ENABLED:
             df[i] = df[i] * (one if zf[i] > 0 else zero)
         return delta
 
+    @_jit
+    def relu_backward_sums(delta: np.ndarray, z: np.ndarray, sums: np.ndarray) -> None:
+        """relu_backward_inplace and column_sums of its result in one pass: the same products,
+        and the same sums (rows added in order from 0)."""
+        one, zero = delta.dtype.type(1.0), delta.dtype.type(0.0)
+        sums[:] = 0
+        for r in range(delta.shape[0]):
+            for c in range(delta.shape[1]):
+                v = delta[r, c] * (one if z[r, c] > 0 else zero)
+                delta[r, c] = v
+                sums[c] += v
+
     # A layer's rows are short (the seed net's are 25, 15 and 1 wide): vectorised along a row,
     # most of the work would fall in the scalar remainder. So the bias goes in row by row and
     # the activation runs over the whole buffer as one flat loop. Each value sees the same
@@ -184,7 +196,14 @@ if ENABLED:
 
     @_jit
     def bias_relu(z: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """``z += b; out = max(z, 0)``."""
+        """``z += b; out = max(z, 0)``: in one pass along rows wide enough to vectorise."""
+        if z.shape[1] >= 64:
+            for r in range(z.shape[0]):
+                for c in range(z.shape[1]):
+                    v = z[r, c] + b[c]
+                    z[r, c] = v
+                    out[r, c] = _relu(v)
+            return out
         _add_bias(z, b)
         zf, of = z.reshape(-1), out.reshape(-1)
         for i in range(zf.size):
@@ -493,6 +512,10 @@ if STACK_ENABLED:
     ) -> None:
         """``d`` becomes ``dL/dz`` (in place), then ``dW = inp.T @ d`` and ``db`` its column sums
         (kernels.dense_backward_into, less the input gradient)."""
+        if code == RELU and db.shape[0] > 0:
+            relu_backward_sums(d, z, db)
+            matmul(inp, _flag(True), d, _flag(False), dW)
+            return
         if code == RELU:
             relu_backward_inplace(d, z)
         elif code == SIGMOID:
