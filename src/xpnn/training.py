@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from . import distributed, graphs
+from . import distributed, fused, graphs
 from .backend import to_device, to_numpy
 from .callbacks import wants_batch_hooks
 from .layers import chain
@@ -86,10 +86,13 @@ def penalized(layers: list[Any]) -> list[tuple[Any, int]]:
     return [(layer, i) for i, layer in enumerate(layers) if getattr(layer, "regularized", False)]
 
 
-def make_train_step(model: Any, totals: Any, dist: Any = None) -> Callable[[Workspace], None]:
+def make_train_step(
+    model: Any, totals: Any, dist: Any = None, metric_rows: np.ndarray | None = None
+) -> Callable[[Workspace], None]:
     """The training step of ``model`` as a function of a workspace: forward, loss, backward,
     (with ``dist``: the gradient summed over the ranks,) update, sums. Everything in it is
-    device work on fixed buffers (recordable: graphs.py)."""
+    device work on fixed buffers (recordable: graphs.py). ``metric_rows``: fused_metrics(model),
+    the metrics a compiled pass adds up itself (None: the step updates them)."""
     layers, loss, metrics, optimizer = model.layers, model.loss, model.metrics, model.optimizer
     params, grads = model._params, model._grads
     output_activation = layers[-1].activation  # None when the last layer does not end in one
@@ -100,9 +103,8 @@ def make_train_step(model: Any, totals: Any, dist: Any = None) -> Callable[[Work
     track_finite = xp is not np  # see Trainer.run: the host checks the loss directly
     # what a compiled pass gets when the optimizer's step is not one it can make (the caller
     # makes it): arrays of the types of a fused update's, so that one compiled form serves both
-    scalar = np.zeros(1)
-    no_update = (params, grads, params, grads, scalar, scalar, np.zeros(4)) if xp is np else None
-    metric_rows = fused_metrics(model)  # the metrics a compiled pass adds up, if it can all
+    scalar, hyper = np.zeros(1), np.array([fused.cpu.NO_UPDATE, 0.0, 0.0, 0.0])
+    no_update = (params, grads, params, grads, scalar, scalar, hyper) if xp is np else None
     pass_metrics = np.zeros((0, 3)) if metric_rows is None else metric_rows
 
     def step(ws: Workspace, rows: tuple[Any, Any, Any, int, int] | None = None) -> int | None:
@@ -195,7 +197,9 @@ class Trainer:
         # loss, metrics, and on device backends the count of steps with a finite loss
         size = 1 + sum(m.size for m in model.metrics) + (xp is not np)
         self.totals = xp.zeros(size, dtype=np.float64)
-        step = make_train_step(model, self.totals, dist)
+        # the metrics a compiled pass adds up itself, when it can add up all of them
+        self.metric_rows = fused_metrics(model)
+        step = make_train_step(model, self.totals, dist, self.metric_rows)
         replay = model.jit_compile and graphs.supported(xp)  # on NumPy it changes nothing
         self.step: Any = graphs.Replayed(step, xp) if replay else step
         self.spaces: dict[tuple[int, int | None], Workspace] = {}
@@ -274,12 +278,7 @@ class Trainer:
                 # nothing happens between steps (no batch hooks or ranks, metrics and an
                 # optimizer the pass updates itself), as few calls as the progress bar allows
                 run = 1
-                if (
-                    compiled
-                    and dist is None
-                    and not batch_hooks
-                    and fused_metrics(model) is not None
-                ):
+                if compiled and dist is None and not batch_hooks and self.metric_rows is not None:
                     if model.optimizer.fused_update(model._params, model._grads) is not None:
                         run = progress.steps_per_update()
                 while k < steps:

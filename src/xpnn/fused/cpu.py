@@ -647,6 +647,9 @@ if STACK_ENABLED:
     # Each runs ``steps`` training steps on consecutive batches of the shuffled ``order`` from
     # ``start`` (several only with an update: the caller has nothing to do between them) and
     # returns the first step after which the loss sum is not finite, -1 when there is none.
+    # One entry point per loss, rather than one taking the loss kernel as an argument: numba
+    # does not cache a function compiled for a function argument (it would recompile at every
+    # start of Python).
     @_jit
     def stack_train_bce_sigmoid(
         X: Any,

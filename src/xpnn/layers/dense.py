@@ -289,9 +289,9 @@ class DenseStack(Chain):
             return None
         codes = []
         for layer in layers:
-            code = _STACK_CODES.get(id(getattr(layer, "activation", None)))
             if type(layer) is not Dense or layer.form != "matrix" or layer.regularized:
                 return None
+            code = _STACK_CODES.get(id(layer.activation))
             if code is None:
                 return None
             codes.append(code)
