@@ -226,6 +226,15 @@ OPTIMIZERS = {
 }
 
 
+def case_model(case: str, optimizer: Any, metrics: Any = None) -> Sequential:
+    """The CASES model ``case`` (hidden layers of 7 and 5 units), compiled."""
+    hidden, (out_act, units), loss, _, _ = CASES[case]
+    layers = [Dense(n, act) for n, act in zip([7, 5], hidden)] + [Dense(units, out_act)]
+    model = Sequential([Input((6,)), *layers], seed=3)
+    model.compile(optimizer=optimizer, loss=loss() if callable(loss) else loss, metrics=metrics)
+    return model
+
+
 def optimizer_state(opt: Any) -> list[np.ndarray]:
     return [np.array(opt.iterations), *(np.array(v) for v in opt.state.values())]
 
@@ -238,17 +247,14 @@ def test_whole_epochs_run_in_one_call_with_the_chains_numbers(
     """With nothing to do between steps (no metrics, batch hooks or progress bar), an epoch's
     full batches take one call of the compiled pass when it makes the optimizer's step too,
     one call per step when the step runs after it; the numbers are the chain's either way."""
-    hidden, (out_act, units), loss, _, target = CASES[case]
     make, whole = OPTIMIZERS[name]
     results = {}
     for enabled in (True, False):
         monkeypatch.setattr(cpu, "STACK_ENABLED", enabled)
         _, calls = spy(monkeypatch)
-        layers = [Dense(n, act) for n, act in zip([7, 5], hidden)] + [Dense(units, out_act)]
-        model = Sequential([Input((6,)), *layers], seed=3)
-        model.compile(optimizer=make(), loss=loss() if callable(loss) else loss)
+        model = case_model(case, make())
         assert (model.optimizer.fused_update(model._params, model._grads) is not None) == whole
-        history = model.fit(X, TARGETS[target], batch_size=16, epochs=3, verbose=0)
+        history = model.fit(X, TARGETS[CASES[case][4]], batch_size=16, epochs=3, verbose=0)
         # 3 epochs of 4 full batches and a last one of 1
         assert len(calls["train"]) == (0 if not enabled else 3 * 2 if whole else 3 * 5)
         results[enabled] = history.history, model.get_weights(), optimizer_state(model.optimizer)
@@ -273,25 +279,18 @@ PASS_METRICS = {
 def test_metrics_the_pass_adds_up_have_the_chains_numbers(
     monkeypatch: pytest.MonkeyPatch, case: str, name: str
 ) -> None:
-    hidden, (out_act, units), loss, _, target = CASES[case]
+    """Binary and sparse categorical accuracy, added up inside the compiled pass, give the
+    chain's figures; a metric the pass cannot add up brings back a call per step."""
     chosen, calls_expected = PASS_METRICS[name]
-    if case == "logits-scce":  # the sparse accuracy; binary metrics do not take labels
-        chosen, calls_expected = (
-            (["accuracy"], 3 * 2)
-            if name == "accuracy"
-            else (
-                ["accuracy", "sparse_top_k_categorical_accuracy"],
-                3 * 5,
-            )
-        )
+    if case == "logits-scce" and name != "accuracy":  # binary metrics do not take labels
+        chosen = ["accuracy", "sparse_top_k_categorical_accuracy"]
+        calls_expected = 3 * 5
     results = {}
     for enabled in (True, False):
         monkeypatch.setattr(cpu, "STACK_ENABLED", enabled)
         _, calls = spy(monkeypatch)
-        layers = [Dense(n, act) for n, act in zip([7, 5], hidden)] + [Dense(units, out_act)]
-        model = Sequential([Input((6,)), *layers], seed=3)
-        model.compile(optimizer="adam", loss=loss() if callable(loss) else loss, metrics=chosen)
-        history = model.fit(X, TARGETS[target], batch_size=16, epochs=3, verbose=0)
+        model = case_model(case, "adam", chosen)
+        history = model.fit(X, TARGETS[CASES[case][4]], batch_size=16, epochs=3, verbose=0)
         assert len(calls["train"]) == (calls_expected if enabled else 0)
         results[enabled] = history.history
     assert results[True] == results[False]
