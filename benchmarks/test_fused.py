@@ -7,7 +7,7 @@ kernels' bias-and-activation and column sums, ``Loss.value_and_delta``, ``Adam.s
 workloads.py: each layer's ``(batch, units)``, and Adam over each network's parameters.
 Each group of the table holds one twin at one shape, so its ratio column reads numba / numpy.
 The twins not on any workload's path (sigmoid without a bias, BCE from logits, sparse CE of
-probabilities) are timed at the shapes of the workload closest to them.
+probabilities, CE against one-hot rows) are timed at the shapes of the workload closest to them.
 
 Inputs keep their size from round to round (a bias of zeros, a sigmoid output whose
 ``a (1 - a)`` is -1): values drifting to infinity or into denormals would time something else.
@@ -67,6 +67,8 @@ def _loss(loss: losses.Loss, act: activations.Activation) -> Callable[..., Calla
         a = act.forward(_data(shape))
         if isinstance(loss, losses.SparseCategoricalCrossentropy):
             y = rng.integers(0, shape[1], shape[0])
+        elif isinstance(loss, losses.CategoricalCrossentropy):  # one-hot rows
+            y = np.eye(shape[1], dtype=np.float32)[rng.integers(0, shape[1], shape[0])]
         else:
             y = rng.integers(0, 2, shape).astype(np.float32)
         delta = np.empty(shape, np.float32)
@@ -95,6 +97,9 @@ SETUPS: dict[str, Callable[..., Callable[[], Any]]] = {
     "softmax_ce_sparse(probabilities)": _loss(
         losses.SparseCategoricalCrossentropy(), activations.softmax
     ),
+    "softmax_ce(logits)": _loss(
+        losses.CategoricalCrossentropy(from_logits=True), activations.linear
+    ),
     "adam_update": adam_update,
 }
 
@@ -122,6 +127,7 @@ def _cases() -> list[Any]:
         else:  # a linear output layer with sparse cross-entropy from logits
             cases.setdefault(("softmax_ce_sparse(logits)", output), w.name)
             cases.setdefault(("softmax_ce_sparse(probabilities)", output), off_path)
+            cases.setdefault(("softmax_ce(logits)", output), f"{w.name}'s shapes, one-hot targets")
     return [
         pytest.param(twin, shape, where, id=f"{twin}-{'x'.join(map(str, shape))}")
         for (twin, shape), where in cases.items()

@@ -185,12 +185,22 @@ LOSSES = {  # loss, output activation, the twin's call
         activations.linear,
         lambda k, a, y, delta: k.softmax_ce_sparse(a, y, delta, True, EPS),
     ),
+    "cce": (
+        losses.CategoricalCrossentropy(),
+        activations.softmax,
+        lambda k, a, y, delta: k.softmax_ce(a, y, delta, False, EPS),
+    ),
+    "cce-logits": (
+        losses.CategoricalCrossentropy(from_logits=True),
+        activations.linear,
+        lambda k, a, y, delta: k.softmax_ce(a, y, delta, True, EPS),
+    ),
 }
 
 
 @pytest.mark.parametrize(
     ("name", "targets"),
-    [("bce", "float"), ("bce-logits", "float")]
+    [(name, "float") for name in ("bce", "bce-logits", "cce", "cce-logits")]
     + [(name, labels) for name in ("scce", "scce-logits") for labels in LABELS],
 )
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -198,11 +208,15 @@ def test_loss_and_delta(twins: Twins, dtype: Any, name: str, targets: str) -> No
     loss, act, fast = LOSSES[name]
     sparse = targets != "float"
     rng = np.random.default_rng(6)
-    z = logits(dtype, (65, 10 if sparse else 3), seed=7)
+    categorical = isinstance(loss, losses.CategoricalCrossentropy)
+    z = logits(dtype, (65, 10 if sparse else 4 if categorical else 3), seed=7)
     z[~np.isfinite(z)] = 0.0
     a = act.forward(z)  # probabilities: saturated ones (clipped) in the first row
     if sparse:
         y = rng.integers(0, 10, 65).astype(targets)
+    elif categorical:  # one-hot rows, and rows of probabilities
+        y = np.eye(a.shape[1], dtype=dtype)[rng.integers(0, a.shape[1], a.shape[0])]
+        y[::3] = rng.dirichlet(np.ones(a.shape[1]), size=y[::3].shape[0])
     else:
         y = rng.choice([0.0, 1.0, 0.25], size=a.shape).astype(dtype)
     a_dev, y_dev, delta = dev(a), dev(y), dev(np.empty_like(a))
@@ -211,11 +225,33 @@ def test_loss_and_delta(twins: Twins, dtype: Any, name: str, targets: str) -> No
     ref_value, ref_delta = loss.value_and_delta(dev(y), dev(a), act, out=dev(np.empty_like(a)))
     assert_close_value(value, ref_value, dtype)
     if loss.from_logits:  # an exp, and the target cancels most of it: ulps of 1, / the divisor
-        assert_close(delta, ref_delta, scale=1 / (a.shape[0] if sparse else a.size))
+        per_row = isinstance(loss, losses._CategoricalBase)  # divided by the batch, not the size
+        assert_close(delta, ref_delta, scale=1 / (a.shape[0] if per_row else a.size))
     else:  # (a - y) / n: the same operations
         assert_same(delta, ref_delta)
     assert_same(a_dev, a)  # inputs untouched
     np.testing.assert_array_equal(host(y_dev), y)
+
+
+@pytest.mark.parametrize("from_logits", [True, False], ids=["logits", "probabilities"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cuda_categorical_ce_is_the_reference_array_code(dtype: Any, from_logits: bool) -> None:
+    """fused.cuda.softmax_ce has no kernel of its own: it is the reference's array code, so on
+    NumPy arrays (no GPU needed) it gives the reference's numbers to the bit."""
+    rng = np.random.default_rng(9)
+    z = logits(dtype, (40, 5), seed=11)
+    z[~np.isfinite(z)] = 0.0
+    act = activations.linear if from_logits else activations.softmax
+    a = act.forward(z)
+    y = rng.dirichlet(np.ones(5), size=40).astype(dtype)
+    y[::2] = np.eye(5, dtype=dtype)[rng.integers(0, 5, 20)]
+    delta = np.empty_like(a)
+    value = fused.cuda.softmax_ce(a, y, delta, from_logits, EPS)
+    loss = losses.CategoricalCrossentropy(from_logits=from_logits)
+    ref_value = loss.value(y, a)
+    ref_delta = loss.output_delta(y, a, act, np.empty_like(a))
+    assert_same(np.asarray(value), np.asarray(ref_value))
+    assert_same(delta, ref_delta)
 
 
 # -- optimizers ---------------------------------------------------------------------------------

@@ -106,18 +106,21 @@ TARGETS = {
     "classes": np.argmax(X[:, :3], axis=1),
     "regression": X[:, :2] * 2 + 0.5,
     "positive": np.abs(X[:, :1]),
+    "one-hot": np.eye(3, dtype=np.float32)[np.argmax(X[:, :3], axis=1)],
 }
 BCE = "binary_crossentropy"
 BCE_LOGITS = functools.partial(losses.BinaryCrossentropy, from_logits=True)
 SCCE_LOGITS = functools.partial(losses.SparseCategoricalCrossentropy, from_logits=True)
+CCE_LOGITS = functools.partial(losses.CategoricalCrossentropy, from_logits=True)
 # the compiled training passes, one per fused loss kernel, and the cases that use one
-TRAIN_KERNELS = ("bce_sigmoid", "bce_logits", "softmax_ce_sparse")
-ONE_CALL = {"sigmoid-bce", "logits-bce", "logits-scce", "single-layer"}
+TRAIN_KERNELS = ("bce_sigmoid", "bce_logits", "softmax_ce_sparse", "softmax_ce")
+ONE_CALL = {"sigmoid-bce", "logits-bce", "logits-scce", "logits-cce", "single-layer"}
 # hidden activations, (output activation, units), loss, metrics, targets
 CASES = {
     "sigmoid-bce": (["relu", "sigmoid"], ("sigmoid", 1), BCE, ["accuracy"], "binary"),
     "logits-bce": (["sigmoid"], ("linear", 1), BCE_LOGITS, ["accuracy"], "binary"),
     "logits-scce": (["relu", "linear"], ("linear", 3), SCCE_LOGITS, ["accuracy"], "classes"),
+    "logits-cce": (["sigmoid", "relu"], ("linear", 3), CCE_LOGITS, ["accuracy"], "one-hot"),
     "linear-mse": (["linear", "relu"], ("linear", 2), "mse", ["mae"], "regression"),
     "relu-mae": (["sigmoid", "relu"], ("relu", 1), "mae", None, "positive"),
     "single-layer": ([], ("sigmoid", 1), BCE, ["accuracy"], "binary"),
@@ -275,15 +278,18 @@ PASS_METRICS = {
 
 
 @pytest.mark.parametrize("name", list(PASS_METRICS))
-@pytest.mark.parametrize("case", ["sigmoid-bce", "logits-bce", "logits-scce"])
+@pytest.mark.parametrize("case", ["sigmoid-bce", "logits-bce", "logits-scce", "logits-cce"])
 def test_metrics_the_pass_adds_up_have_the_chains_numbers(
     monkeypatch: pytest.MonkeyPatch, case: str, name: str
 ) -> None:
-    """Binary and sparse categorical accuracy, added up inside the compiled pass, give the
-    chain's figures; a metric the pass cannot add up brings back a call per step."""
+    """Binary, categorical and sparse categorical accuracy, added up inside the compiled pass,
+    give the chain's figures; a metric the pass cannot add up brings back a call per step."""
     chosen, calls_expected = PASS_METRICS[name]
-    if case == "logits-scce" and name != "accuracy":  # binary metrics do not take labels
-        chosen = ["accuracy", "sparse_top_k_categorical_accuracy"]
+    if case == "logits-cce" and name == "threshold":  # the class itself, added up in the pass
+        chosen = [metrics.CategoricalAccuracy()]
+    elif case.endswith("cce") and name != "accuracy":  # three outputs: the categorical metrics
+        top_k = "top_k_categorical_accuracy"
+        chosen = ["accuracy", f"sparse_{top_k}" if case == "logits-scce" else top_k]
         calls_expected = 3 * 5
     results = {}
     for enabled in (True, False):

@@ -291,6 +291,15 @@ class BinaryCrossentropy(Loss):
 
 # -- categorical cross-entropy, dense and sparse ------------------------------------------------
 class _CategoricalBase(Loss):
+    kernel = ""  # the fused kernel's name (fused/): the same for softmax outputs and logits
+
+    def fused_kernel(self, activation: Activation | None) -> tuple[str, tuple[Any, ...]] | None:
+        if self.from_logits and activation is linear:
+            return self.kernel, (True, EPSILON)
+        if not self.from_logits and activation is softmax:
+            return self.kernel, (False, EPSILON)
+        return None
+
     def _onehot_like(self, y: Any, p: Any) -> Any:
         raise NotImplementedError
 
@@ -342,6 +351,7 @@ class CategoricalCrossentropy(_CategoricalBase):
     """Cross-entropy against one-hot (or probability) targets of the output's shape."""
 
     default_name = "categorical_crossentropy"
+    kernel = "softmax_ce"
 
     def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...], dtype: Any = None) -> Any:
         y = _float_targets(y_true, output_shape, "categorical_crossentropy", dtype)
@@ -367,6 +377,7 @@ class SparseCategoricalCrossentropy(_CategoricalBase):
     """Cross-entropy against integer class labels in ``[0, classes)``, shape ``(n,)``."""
 
     default_name = "sparse_categorical_crossentropy"
+    kernel = "softmax_ce_sparse"
 
     def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...], dtype: Any = None) -> Any:
         xp = array_module(y_true)
@@ -403,13 +414,6 @@ class SparseCategoricalCrossentropy(_CategoricalBase):
                 f"sparse_categorical_crossentropy labels must be integers, received {y.dtype}."
             )
         return y
-
-    def fused_kernel(self, activation: Activation | None) -> tuple[str, tuple[Any, ...]] | None:
-        if self.from_logits and activation is linear:
-            return "softmax_ce_sparse", (True, EPSILON)
-        if not self.from_logits and activation is softmax:
-            return "softmax_ce_sparse", (False, EPSILON)
-        return None
 
     def _onehot_like(self, y: Any, p: Any) -> Any:
         xp = array_module(p)

@@ -253,6 +253,19 @@ if ENABLED:
             df[i] = (_sigmoid(x) - yf[i]) / nf
         return total / n
 
+    @_jit_inline
+    def _exp_row(z: np.ndarray, r: int, out: np.ndarray) -> Any:
+        """Row ``r``'s largest value ``m``, ``out[r] = exp(z[r] - m)`` and their sum, in order."""
+        m = z[r, 0]
+        for c in range(1, z.shape[1]):
+            m = max(m, z[r, c])
+        s = z.dtype.type(0.0)
+        for c in range(z.shape[1]):
+            e = _exp(z[r, c] - m)
+            out[r, c] = e
+            s += e
+        return m, s
+
     @_jit
     def softmax_ce_sparse(
         z: np.ndarray, y: np.ndarray, delta: np.ndarray, from_logits: bool, eps: float
@@ -271,13 +284,7 @@ if ENABLED:
             label = y[r]
             s = t(0.0)
             if from_logits:  # softmax: subtract the row max, exp, then (below) divide by the sum
-                m = z[r, 0]
-                for c in range(1, classes):
-                    m = max(m, z[r, c])
-                for c in range(classes):
-                    e = _exp(z[r, c] - m)
-                    delta[r, c] = e
-                    s += e
+                m, s = _exp_row(z, r, delta)
                 total += np.log(s) - (z[r, label] - m)
             else:
                 for c in range(classes):
@@ -288,6 +295,36 @@ if ENABLED:
                 if c == label:
                     p -= one
                 delta[r, c] = p / nb
+        return total / batch
+
+    @_jit
+    def softmax_ce(
+        z: np.ndarray, y: np.ndarray, delta: np.ndarray, from_logits: bool, eps: float
+    ) -> float:
+        """Mean categorical CE against target rows ``y`` (one-hot or probabilities) and
+        ``delta = (softmax(z) - y) / batch``; for softmax outputs ``z`` (not ``from_logits``)
+        the probabilities are ``z`` over its row sum, clipped as Keras clips them, and delta is
+        ``(z - y) / batch``. Per element in the reference's order, as softmax_ce_sparse."""
+        batch, classes = z.shape
+        t = z.dtype.type
+        nb, lo, hi = t(batch), t(eps), t(1.0 - eps)
+        total = 0.0
+        for r in range(batch):
+            s = t(0.0)
+            if from_logits:  # log softmax: (z - max) - log(sum of exp(z - max))
+                m, s = _exp_row(z, r, delta)
+                log_s = np.log(s)
+                for c in range(classes):
+                    total += y[r, c] * (log_s - (z[r, c] - m))
+                for c in range(classes):
+                    delta[r, c] = (delta[r, c] / s - y[r, c]) / nb
+            else:
+                for c in range(classes):
+                    s += z[r, c]
+                for c in range(classes):
+                    total -= y[r, c] * np.log(_clip(z[r, c] / s, lo, hi))
+                for c in range(classes):
+                    delta[r, c] = (z[r, c] - y[r, c]) / nb
         return total / batch
 
     # -- optimizers -----------------------------------------------------------------------------
@@ -328,7 +365,7 @@ STACK_ENABLED = ENABLED and blas.ADDRESSES is not None
 LINEAR, RELU, SIGMOID = 0, 1, 2  # the activation codes of the stack kernels
 NO_UPDATE, ADAM = 0.0, 1.0  # the update codes of the training passes (hyper[0])
 # the metrics a training pass adds up itself (metrics.Metric.fused_kernel)
-BINARY_ACCURACY, SPARSE_CATEGORICAL_ACCURACY = 1.0, 2.0
+BINARY_ACCURACY, SPARSE_CATEGORICAL_ACCURACY, CATEGORICAL_ACCURACY = 1.0, 2.0, 3.0
 
 if STACK_ENABLED:
     import llvmlite.binding as ll
@@ -553,7 +590,8 @@ if STACK_ENABLED:
     # -- the training pass of a stack: gather, forward, loss, backward in one call ---------------
     # One kernel per fused loss (numba types every branch, and the losses' targets differ:
     # float arrays for the binary ones, integer labels for the sparse one), named
-    # ``stack_train_`` + the loss kernel's name (losses.Loss.fused_kernel).
+    # ``stack_train_`` + the loss kernel's name (losses.Loss.fused_kernel); the two categorical
+    # losses share one, whose loss kernel the targets' layout picks (an overload).
     def _gather(source: Any, order: Any, start: Any, out: Any) -> None:
         """Rows ``order[start:start + len(out)]`` of ``source`` into ``out`` (``take``)."""
 
@@ -607,6 +645,23 @@ if STACK_ENABLED:
                 best, top = c, v
         return best
 
+    def _label(y: Any, r: int) -> Any:
+        """The class of sample ``r``: its label, or the argmax of its target row."""
+
+    @overload(_label, jit_options={"cache": True})
+    def _label_typed(y: Any, r: Any) -> Any:
+        if y.ndim == 1:
+
+            def label(y: Any, r: Any) -> Any:
+                return y[r]
+
+            return label
+
+        def largest(y: Any, r: Any) -> Any:
+            return _argmax_row(y, r)
+
+        return largest
+
     @_jit
     def _add_metrics(a: np.ndarray, y: np.ndarray, metrics: np.ndarray, totals: Any) -> None:
         """Each metric's hits and the batch size into its two sums, as its ``update`` adds them
@@ -620,9 +675,9 @@ if STACK_ENABLED:
                 af = a.reshape(-1)
                 for i in range(af.size):
                     hits += yf[i] == (1 if af[i] > threshold else 0)
-            elif code == SPARSE_CATEGORICAL_ACCURACY:  # argmax(a) == label
-                for r in range(a.shape[0]):
-                    hits += _argmax_row(a, r) == yf[r]
+            elif code == SPARSE_CATEGORICAL_ACCURACY or code == CATEGORICAL_ACCURACY:
+                for r in range(a.shape[0]):  # argmax(a) == the label (argmax of a target row)
+                    hits += _argmax_row(a, r) == _label(y, r)
             totals[at] += hits
             totals[at + 1] += a.shape[0]
 
@@ -693,8 +748,25 @@ if STACK_ENABLED:
                 bad = k
         return bad
 
+    def _softmax_loss(z: Any, y: Any, delta: Any, from_logits: Any, eps: Any) -> Any:
+        """softmax_ce_sparse for integer labels, softmax_ce for target rows."""
+
+    @overload(_softmax_loss, jit_options={"cache": True})
+    def _softmax_loss_typed(z: Any, y: Any, delta: Any, from_logits: Any, eps: Any) -> Any:
+        if y.ndim == 1:
+
+            def labels(z: Any, y: Any, delta: Any, from_logits: Any, eps: Any) -> Any:
+                return softmax_ce_sparse(z, y, delta, from_logits, eps)
+
+            return labels
+
+        def rows(z: Any, y: Any, delta: Any, from_logits: Any, eps: Any) -> Any:
+            return softmax_ce(z, y, delta, from_logits, eps)
+
+        return rows
+
     @_jit
-    def stack_train_softmax_ce_sparse(
+    def stack_train_softmax(
         X: Any,
         Y: Any,
         order: Any,
@@ -711,7 +783,10 @@ if STACK_ENABLED:
         bad, b = -1, bufs[0].shape[0]
         for k in range(steps):
             a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack)
-            value = softmax_ce_sparse(a, bufs[1], bufs[2], from_logits, eps)
+            value = _softmax_loss(a, bufs[1], bufs[2], from_logits, eps)
             if not _stack_finish(bufs, stack, update, totals, metrics, value) and bad < 0:
                 bad = k
         return bad
+
+    # both categorical losses: the targets' layout picks the loss kernel
+    stack_train_softmax_ce = stack_train_softmax_ce_sparse = stack_train_softmax

@@ -270,6 +270,27 @@ def softmax_ce_sparse(z: Any, y: Any, delta: Any, from_logits: bool, eps: float)
     return per.mean()
 
 
+def softmax_ce(z: Any, y: Any, delta: Any, from_logits: bool, eps: float) -> Any:
+    """Mean categorical CE against target rows ``y`` and ``delta = (softmax(z) - y) / batch``
+    (from logits), or ``(z - y) / batch`` for softmax outputs ``z``: the reference's array
+    code (losses.py), a few launches; the output layers this takes are narrow."""
+    xp = array_module(z)
+    batch = z.shape[0]
+    if from_logits:
+        shifted = z - z.max(axis=-1, keepdims=True)
+        e = xp.exp(shifted)
+        s = e.sum(axis=-1, keepdims=True)
+        per = -(y * (shifted - xp.log(s))).sum(axis=-1)
+        xp.divide(e, s, out=delta)
+    else:
+        q = xp.clip(z / z.sum(axis=-1, keepdims=True), eps, 1.0 - eps)
+        per = -(y * xp.log(q)).sum(axis=-1)
+        delta[...] = z
+    delta -= y
+    delta /= batch
+    return per.mean()
+
+
 # -- optimizers ---------------------------------------------------------------------------------
 def adam_update(
     w: Any,
