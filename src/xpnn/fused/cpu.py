@@ -549,16 +549,15 @@ if STACK_ENABLED:
     ) -> None:
         """``d`` becomes ``dL/dz`` (in place), then ``dW = inp.T @ d`` and ``db`` its column sums
         (kernels.dense_backward_into, less the input gradient)."""
-        if code == RELU and db.shape[0] > 0:
+        summed = code == RELU and db.shape[0] > 0  # ReLU's backward and db in one pass
+        if summed:
             relu_backward_sums(d, z, db)
-            matmul(inp, _flag(True), d, _flag(False), dW)
-            return
-        if code == RELU:
+        elif code == RELU:
             relu_backward_inplace(d, z)
         elif code == SIGMOID:
             sigmoid_backward_inplace(d, a)
         matmul(inp, _flag(True), d, _flag(False), dW)
-        if db.shape[0] > 0:
+        if db.shape[0] > 0 and not summed:
             column_sums(d, db)
 
     @_jit

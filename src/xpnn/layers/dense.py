@@ -347,18 +347,11 @@ class DenseStack(Chain):
         first, output = self.spaces[0], self.As[-1]
 
         def train(
-            X: Any,
-            Y: Any,
-            order: Any,
-            start: int,
-            steps: int,
-            bufs: Any,
-            update: Any,
-            totals: Any,
-            metrics: Any,
+            X: Any, Y: Any, order: Any, start: int, steps: int, bufs: Any, *state: Any
         ) -> tuple[int, Any]:
+            """Chain.trainer's ``train``; ``state``: ``(update, totals, metrics)``."""
             first.x = bufs[0]  # the first layer's input, as Dense.forward notes it
-            bad = kernel(X, Y, order, start, steps, bufs, stack, update, totals, metrics, *args)
+            bad = kernel(X, Y, order, start, steps, bufs, stack, *state, *args)
             return bad, output
 
         return train
