@@ -7,7 +7,8 @@ kernels' bias-and-activation and column sums, ``Loss.value_and_delta``, ``Adam.s
 workloads.py: each layer's ``(batch, units)``, and Adam over each network's parameters.
 Each group of the table holds one twin at one shape, so its ratio column reads numba / numpy.
 The twins not on any workload's path (sigmoid without a bias, BCE from logits, sparse CE of
-probabilities, CE against one-hot rows) are timed at the shapes of the workload closest to them.
+probabilities, CE against one-hot rows, softmax) are timed at the shapes of the workload closest
+to them.
 
 Inputs keep their size from round to round (a bias of zeros, a sigmoid output whose
 ``a (1 - a)`` is -1): values drifting to infinity or into denormals would time something else.
@@ -56,6 +57,22 @@ def _backward(name: str) -> Callable[[tuple[int, int]], Callable[[], Any]]:
     return setup
 
 
+def softmax_forward(shape: tuple[int, int]) -> Callable[[], Any]:
+    z, a = _data(shape), np.empty(shape, np.float32)
+    return lambda: activations.softmax.forward(z, out=a)
+
+
+def softmax_backward(shape: tuple[int, int]) -> Callable[[], Any]:
+    """In place on constant rows ``delta`` with every ``a`` equal to ``alpha``, the root of
+    ``n alpha^2 = 1 + alpha``: then ``alpha (delta - n alpha delta) = -delta``, so delta keeps
+    its size round after round."""
+    n = shape[1]
+    alpha = (1 + (1 + 4 * n) ** 0.5) / (2 * n)
+    delta, a = np.ones(shape, np.float32), np.full(shape, alpha, np.float32)
+    z = np.zeros(shape, np.float32)  # softmax's backward reads only a
+    return lambda: activations.softmax.backward(delta, z, a, out=delta)
+
+
 def column_sums(shape: tuple[int, int]) -> Callable[[], Any]:
     dz, db = _data(shape), np.empty(shape[1], np.float32)
     return lambda: kernels._column_sums(dz, db)
@@ -89,6 +106,8 @@ SETUPS: dict[str, Callable[..., Callable[[], Any]]] = {
     "sigmoid_backward_inplace": _backward("sigmoid"),
     "relu_backward_inplace": _backward("relu"),
     "column_sums": column_sums,
+    "softmax_forward": softmax_forward,
+    "softmax_backward_inplace": softmax_backward,
     "bce_sigmoid": _loss(losses.BinaryCrossentropy(), activations.sigmoid),
     "bce_logits": _loss(losses.BinaryCrossentropy(from_logits=True), activations.linear),
     "softmax_ce_sparse(logits)": _loss(
@@ -128,6 +147,9 @@ def _cases() -> list[Any]:
             cases.setdefault(("softmax_ce_sparse(logits)", output), w.name)
             cases.setdefault(("softmax_ce_sparse(probabilities)", output), off_path)
             cases.setdefault(("softmax_ce(logits)", output), f"{w.name}'s shapes, one-hot targets")
+            softmax_out = f"{w.name}'s shapes, a softmax output layer"
+            cases.setdefault(("softmax_forward", output), softmax_out)
+            cases.setdefault(("softmax_backward_inplace", output), off_path)
     return [
         pytest.param(twin, shape, where, id=f"{twin}-{'x'.join(map(str, shape))}")
         for (twin, shape), where in cases.items()

@@ -151,6 +151,54 @@ def test_bias_and_activation(twins: Twins, dtype: Any, name: str, batch: int) ->
         assert_close(a_fast, a_ref)
 
 
+@pytest.mark.parametrize("shape", [(33, 17), (130, 3), (1, 1)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_forward(twins: Twins, dtype: Any, shape: tuple[int, int]) -> None:
+    """Rows of every size and the special values (in the first rows: NaN rows, as NumPy's),
+    also in place (``out`` is ``z``); finite rows sum to 1."""
+    z = logits(dtype, shape, seed=12)
+    fast = twins.kernels.softmax_forward(dev(z), dev(np.empty_like(z)))
+    in_place = dev(z)
+    twins.kernels.softmax_forward(in_place, in_place)
+    twins.off()
+    ref = activations.softmax.forward(dev(z), out=dev(np.empty_like(z)))
+    assert_close(fast, ref)
+    assert_same(in_place, fast)
+    rows = host(fast)[np.isfinite(z).all(axis=1)]
+    np.testing.assert_allclose(rows.sum(axis=1), 1.0, rtol=8 * np.finfo(dtype).eps * shape[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_backward_in_place(twins: Twins, dtype: Any) -> None:
+    """``a (delta - sum(delta a))``: the row sums are added in another order than NumPy's
+    pairwise one, so within a few ulps of the terms that cancel."""
+    z = logits(dtype, (33, 17), seed=13)
+    z[~np.isfinite(z)] = 0.0
+    a = activations.softmax.forward(z)
+    delta = logits(dtype, (33, 17), seed=14)
+    delta[~np.isfinite(delta)] = 1.0
+    fast = dev(delta)
+    twins.kernels.softmax_backward_inplace(fast, dev(a))
+    twins.off()
+    ref = dev(delta)
+    activations.softmax.backward(ref, dev(z), dev(a), out=ref)
+    scale = np.abs(delta).max(axis=1, keepdims=True) * a.max(axis=1, keepdims=True)
+    assert_close(fast, ref, scale=float(scale.max()))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cuda_softmax_is_the_reference_array_code(dtype: Any) -> None:
+    """fused.cuda's softmax twins are the reference's array code: on NumPy arrays (no GPU
+    needed) they give its numbers to the bit."""
+    z = logits(dtype, (40, 5), seed=15)
+    fast = fused.cuda.softmax_forward(z, np.empty_like(z))
+    assert_same(fast, activations.softmax_rows(z))
+    z[~np.isfinite(z)] = 0.0
+    a, delta = activations.softmax_rows(z), logits(dtype, (40, 5), seed=16)
+    ref = activations.softmax_rows_backward(delta, a)
+    assert_same(fused.cuda.softmax_backward_inplace(delta, a), ref)
+
+
 @pytest.mark.parametrize("shape", [(33, 17), (1024, 7), (1, 3)])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_column_sums(twins: Twins, dtype: Any, shape: tuple[int, int]) -> None:
@@ -235,9 +283,13 @@ def test_loss_and_delta(twins: Twins, dtype: Any, name: str, targets: str) -> No
 
 @pytest.mark.parametrize("from_logits", [True, False], ids=["logits", "probabilities"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_cuda_categorical_ce_is_the_reference_array_code(dtype: Any, from_logits: bool) -> None:
+def test_cuda_categorical_ce_is_the_reference_array_code(
+    monkeypatch: pytest.MonkeyPatch, dtype: Any, from_logits: bool
+) -> None:
     """fused.cuda.softmax_ce has no kernel of its own: it is the reference's array code, so on
-    NumPy arrays (no GPU needed) it gives the reference's numbers to the bit."""
+    NumPy arrays (no GPU needed) it gives the reference's numbers to the bit (the numba twins
+    off: the reference's softmax would take one)."""
+    monkeypatch.setattr(fused.cpu, "accepts", lambda *arrays: False)
     rng = np.random.default_rng(9)
     z = logits(dtype, (40, 5), seed=11)
     z[~np.isfinite(z)] = 0.0

@@ -108,19 +108,25 @@ TARGETS = {
     "positive": np.abs(X[:, :1]),
     "one-hot": np.eye(3, dtype=np.float32)[np.argmax(X[:, :3], axis=1)],
 }
-BCE = "binary_crossentropy"
+BCE, CCE = "binary_crossentropy", "categorical_crossentropy"
+SCCE = "sparse_categorical_crossentropy"
 BCE_LOGITS = functools.partial(losses.BinaryCrossentropy, from_logits=True)
 SCCE_LOGITS = functools.partial(losses.SparseCategoricalCrossentropy, from_logits=True)
 CCE_LOGITS = functools.partial(losses.CategoricalCrossentropy, from_logits=True)
 # the compiled training passes, one per fused loss kernel, and the cases that use one
 TRAIN_KERNELS = ("bce_sigmoid", "bce_logits", "softmax_ce_sparse", "softmax_ce")
 ONE_CALL = {"sigmoid-bce", "logits-bce", "logits-scce", "logits-cce", "single-layer"}
+ONE_CALL |= {"softmax-scce", "softmax-cce", "hidden-softmax"}
 # hidden activations, (output activation, units), loss, metrics, targets
 CASES = {
     "sigmoid-bce": (["relu", "sigmoid"], ("sigmoid", 1), BCE, ["accuracy"], "binary"),
     "logits-bce": (["sigmoid"], ("linear", 1), BCE_LOGITS, ["accuracy"], "binary"),
     "logits-scce": (["relu", "linear"], ("linear", 3), SCCE_LOGITS, ["accuracy"], "classes"),
     "logits-cce": (["sigmoid", "relu"], ("linear", 3), CCE_LOGITS, ["accuracy"], "one-hot"),
+    "softmax-scce": (["relu", "sigmoid"], ("softmax", 3), SCCE, ["accuracy"], "classes"),
+    "softmax-cce": (["relu", "relu"], ("softmax", 3), CCE, ["accuracy"], "one-hot"),
+    "hidden-softmax": (["softmax", "relu"], ("linear", 3), SCCE_LOGITS, ["accuracy"], "classes"),
+    "softmax-mse": (["sigmoid", "relu"], ("softmax", 3), "mse", None, "one-hot"),
     "linear-mse": (["linear", "relu"], ("linear", 2), "mse", ["mae"], "regression"),
     "relu-mae": (["sigmoid", "relu"], ("relu", 1), "mae", None, "positive"),
     "single-layer": ([], ("sigmoid", 1), BCE, ["accuracy"], "binary"),
@@ -369,7 +375,6 @@ class MyDense(Dense):
 
 # the first layer of each model (the rest: a sigmoid output), or the whole model
 FALLBACKS = {
-    "softmax": lambda: [Dense(5, "relu"), Dense(3, "softmax")],
     "tanh": lambda: [Dense(5, "tanh")],
     "kernel_regularizer": lambda: [Dense(5, "relu", kernel_regularizer="l2")],
     "bias_regularizer": lambda: [Dense(5, "relu", bias_regularizer="l1")],
@@ -386,11 +391,7 @@ FALLBACKS = {
 def test_what_the_stack_cannot_take_runs_through_the_chain(
     monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
-    layers = FALLBACKS[case]()
-    if case == "softmax":
-        loss, y = "sparse_categorical_crossentropy", TARGETS["classes"]
-    else:
-        layers, loss, y = [*layers, Dense(1, "sigmoid")], BCE, TARGETS["binary"]
+    layers, loss, y = [*FALLBACKS[case](), Dense(1, "sigmoid")], BCE, TARGETS["binary"]
     made, _ = spy(monkeypatch)
     kernel = "loop" if case == "model_kernel_loop" else "matrix"
     model, history, predicted = run(layers, loss, None, y, kernel=kernel)

@@ -104,6 +104,13 @@ def _tanh_backward(delta_a: Any, z: Any, a: Any, out: Any = None) -> Any:
 
 # -- softmax over the last axis: a_j = e^{z_j} / sum_k e^{z_k} -------------------------------
 def _softmax(z: Any, out: Any = None) -> Any:
+    if out is not None and z.ndim == 2 and z.shape[1] and (kernels := fused.pick(z, out)):
+        return kernels.softmax_forward(z, out)
+    return softmax_rows(z, out)
+
+
+def softmax_rows(z: Any, out: Any = None) -> Any:
+    """Softmax over the last axis in array code: the reference of the fused twins."""
     xp = array_module(z)
     # Subtracting the row max leaves the result unchanged and keeps exp from overflowing.
     out = xp.subtract(z, z.max(axis=-1, keepdims=True), out=out)
@@ -119,6 +126,13 @@ def _softmax_derivative(z: Any, a: Any) -> Any:
 
 
 def _softmax_backward(delta_a: Any, z: Any, a: Any, out: Any = None) -> Any:
+    if out is delta_a and delta_a.ndim == 2 and (kernels := fused.pick(delta_a, a)):
+        return kernels.softmax_backward_inplace(delta_a, a)
+    return softmax_rows_backward(delta_a, a, out)
+
+
+def softmax_rows_backward(delta_a: Any, a: Any, out: Any = None) -> Any:
+    """Softmax's vector-Jacobian product in array code: the reference of the fused twins."""
     xp = array_module(delta_a)
     # J^T delta = a * (delta - sum_j delta_j a_j), one row at a time, without forming J.
     dot = (delta_a * a).sum(axis=-1, keepdims=True)

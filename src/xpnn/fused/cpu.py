@@ -152,6 +152,46 @@ if ENABLED:
             of[i] = _sigmoid(zf[i])
         return out
 
+    # Softmax's exps come apart from its row sums, which keep their order (the reference's
+    # ``exp`` is elementwise, its sums per row): over the whole buffer in one flat loop, LLVM
+    # vectorises the exp; row by row, a handful of classes wide, it would not.
+    @_jit_inline
+    def _row_max(z: np.ndarray, r: int) -> Any:
+        m = z[r, 0]
+        for c in range(1, z.shape[1]):
+            m = max(m, z[r, c])
+        return m
+
+    @_jit_inline
+    def _row_sum(a: np.ndarray, r: int) -> Any:
+        s = a.dtype.type(0.0)
+        for c in range(a.shape[1]):
+            s += a[r, c]
+        return s
+
+    @_jit_inline
+    def _exp_shifted(z: np.ndarray, out: np.ndarray) -> None:
+        """``out = exp(z - the row's largest value)`` (``out`` may be ``z``)."""
+        for r in range(z.shape[0]):
+            m = _row_max(z, r)
+            for c in range(z.shape[1]):
+                out[r, c] = z[r, c] - m
+        of = out.reshape(-1)
+        for i in range(of.size):
+            of[i] = _exp(of[i])
+
+    @_jit
+    def softmax_forward(z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out = softmax(z)`` along the rows of a 2-D ``z`` (``out`` may be ``z``), as
+        activations._softmax: subtract the row's largest value, exp, divide by the row sum
+        (added in order, where NumPy adds pairwise)."""
+        _exp_shifted(z, out)
+        for r in range(z.shape[0]):
+            s = _row_sum(out, r)
+            for c in range(z.shape[1]):
+                out[r, c] = out[r, c] / s
+        return out
+
     # The backward kernels work in place on delta (the training step's layout). Writing to a
     # separate ``out`` that may alias delta would defeat LLVM's vectorisation.
     @_jit
@@ -170,6 +210,19 @@ if ENABLED:
         one, zero = df.dtype.type(1.0), df.dtype.type(0.0)
         for i in range(df.size):
             df[i] = df[i] * (one if zf[i] > 0 else zero)
+        return delta
+
+    @_jit
+    def softmax_backward_inplace(delta: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """``delta = a (delta - sum(delta a))`` per row of a 2-D ``delta`` (softmax's
+        vector-Jacobian product), as activations._softmax_backward: the products summed in
+        order (NumPy: pairwise), then ``(delta - dot) * a``."""
+        for r in range(delta.shape[0]):
+            dot = delta.dtype.type(0.0)
+            for c in range(delta.shape[1]):
+                dot += delta[r, c] * a[r, c]
+            for c in range(delta.shape[1]):
+                delta[r, c] = (delta[r, c] - dot) * a[r, c]
         return delta
 
     @_jit
@@ -253,19 +306,6 @@ if ENABLED:
             df[i] = (_sigmoid(x) - yf[i]) / nf
         return total / n
 
-    @_jit_inline
-    def _exp_row(z: np.ndarray, r: int, out: np.ndarray) -> Any:
-        """Row ``r``'s largest value ``m``, ``out[r] = exp(z[r] - m)`` and their sum, in order."""
-        m = z[r, 0]
-        for c in range(1, z.shape[1]):
-            m = max(m, z[r, c])
-        s = z.dtype.type(0.0)
-        for c in range(z.shape[1]):
-            e = _exp(z[r, c] - m)
-            out[r, c] = e
-            s += e
-        return m, s
-
     @_jit
     def softmax_ce_sparse(
         z: np.ndarray, y: np.ndarray, delta: np.ndarray, from_logits: bool, eps: float
@@ -280,15 +320,15 @@ if ENABLED:
         t = z.dtype.type
         one, nb, lo, hi = t(1.0), t(batch), t(eps), t(1.0 - eps)
         total = 0.0
+        if from_logits:  # softmax: subtract the row max, exp, then (below) divide by the sum
+            _exp_shifted(z, delta)
         for r in range(batch):
             label = y[r]
-            s = t(0.0)
-            if from_logits:  # softmax: subtract the row max, exp, then (below) divide by the sum
-                m, s = _exp_row(z, r, delta)
-                total += np.log(s) - (z[r, label] - m)
+            if from_logits:
+                s = _row_sum(delta, r)
+                total += np.log(s) - (z[r, label] - _row_max(z, r))
             else:
-                for c in range(classes):
-                    s += z[r, c]
+                s = _row_sum(z, r)
                 total -= np.log(_clip(z[r, label] / s, lo, hi))
             for c in range(classes):
                 p = delta[r, c] / s if from_logits else z[r, c]
@@ -309,18 +349,18 @@ if ENABLED:
         t = z.dtype.type
         nb, lo, hi = t(batch), t(eps), t(1.0 - eps)
         total = 0.0
+        if from_logits:
+            _exp_shifted(z, delta)
         for r in range(batch):
-            s = t(0.0)
             if from_logits:  # log softmax: (z - max) - log(sum of exp(z - max))
-                m, s = _exp_row(z, r, delta)
+                m, s = _row_max(z, r), _row_sum(delta, r)
                 log_s = np.log(s)
                 for c in range(classes):
                     total += y[r, c] * (log_s - (z[r, c] - m))
                 for c in range(classes):
                     delta[r, c] = (delta[r, c] / s - y[r, c]) / nb
             else:
-                for c in range(classes):
-                    s += z[r, c]
+                s = _row_sum(z, r)
                 for c in range(classes):
                     total -= y[r, c] * np.log(_clip(z[r, c] / s, lo, hi))
                 for c in range(classes):
@@ -362,7 +402,7 @@ if ENABLED:
 # (tests/test_stack.py). One exception, never met here: NumPy computes ``a.T @ a`` of one
 # array with ``syrk``; this always uses ``gemm``.
 STACK_ENABLED = ENABLED and blas.ADDRESSES is not None
-LINEAR, RELU, SIGMOID = 0, 1, 2  # the activation codes of the stack kernels
+LINEAR, RELU, SIGMOID, SOFTMAX = 0, 1, 2, 3  # the activation codes of the stack kernels
 NO_UPDATE, ADAM = 0.0, 1.0  # the update codes of the training passes (hyper[0])
 # the metrics a training pass adds up itself (metrics.Metric.fused_kernel)
 BINARY_ACCURACY, SPARSE_CATEGORICAL_ACCURACY, CATEGORICAL_ACCURACY = 1.0, 2.0, 3.0
@@ -507,9 +547,9 @@ if STACK_ENABLED:
     # for every layer of an all-Dense model in one call each, through ``matmul`` above and the
     # kernels of this file: every value is the layer-by-layer step's to the last bit.
     # Layers go in as tuples of arrays (numba passes a tuple of arrays cheaply), activations as
-    # codes (LINEAR, RELU, SIGMOID); a layer without a bias has a bias of length 0. The first
-    # layer's input comes apart from the rest (the data, perhaps a read-only view), and its
-    # input gradient is never computed.
+    # codes (LINEAR, RELU, SIGMOID, SOFTMAX); a layer without a bias has a bias of length 0.
+    # The first layer's input comes apart from the rest (the data, perhaps a read-only view),
+    # and its input gradient is never computed.
     @_jit
     def _bias_activate(z: np.ndarray, b: np.ndarray, code: int, a: np.ndarray) -> None:
         """``z += b`` then ``a = g(z)``, as kernels._add_bias_and_activate does it (``a`` is
@@ -521,12 +561,16 @@ if STACK_ENABLED:
                     af[i] = _relu(zf[i])
             elif code == SIGMOID:
                 sigmoid_forward(z, a)
+            elif code == SOFTMAX:
+                softmax_forward(z, a)
         elif code == RELU:
             bias_relu(z, b, a)
         elif code == SIGMOID:
             bias_sigmoid(z, b, a)
         else:
             _add_bias(z, b)
+            if code == SOFTMAX:
+                softmax_forward(z, a)
 
     @_jit
     def stack_forward(x: np.ndarray, Ws: Any, bs: Any, codes: Any, zs: Any, As: Any) -> None:
@@ -556,6 +600,8 @@ if STACK_ENABLED:
             relu_backward_inplace(d, z)
         elif code == SIGMOID:
             sigmoid_backward_inplace(d, a)
+        elif code == SOFTMAX:
+            softmax_backward_inplace(d, a)
         matmul(inp, _flag(True), d, _flag(False), dW)
         if db.shape[0] > 0 and not summed:
             column_sums(d, db)

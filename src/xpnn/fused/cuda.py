@@ -234,6 +234,21 @@ def relu_backward_inplace(delta: Any, z: Any) -> Any:
     return delta
 
 
+def softmax_forward(z: Any, out: Any) -> Any:
+    """``out = softmax(z)`` along rows: the reference's array code (a max, an exp, a sum and a
+    division, each one launch already; output rows are a handful of classes)."""
+    from ..activations import softmax_rows  # here: activations imports this package
+
+    return softmax_rows(z, out)
+
+
+def softmax_backward_inplace(delta: Any, a: Any) -> Any:
+    """``delta = a (delta - sum(delta a))`` per row: the reference's array code."""
+    from ..activations import softmax_rows_backward
+
+    return softmax_rows_backward(delta, a, delta)
+
+
 def column_sums(dz: Any, out: Any) -> Any:
     """``dz.sum(axis=0)``: the reference itself, already one reduction kernel on the GPU."""
     return dz.sum(axis=0, out=out)

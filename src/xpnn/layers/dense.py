@@ -273,13 +273,14 @@ _STACK_CODES = {
     id(activations.linear): cpu.LINEAR,
     id(activations.relu): cpu.RELU,
     id(activations.sigmoid): cpu.SIGMOID,
+    id(activations.softmax): cpu.SOFTMAX,
 }
 
 
 class DenseStack(Chain):
     """A chain of Dense layers as two compiled calls (fused/cpu.py). ``of`` builds one when
     every layer can go: ``Dense`` itself (not a subclass), the matrix form, no regularizer, a
-    linear, relu or sigmoid activation, C-contiguous NumPy buffers of one float dtype; it
+    linear, relu, sigmoid or softmax activation, C-contiguous NumPy buffers of one float dtype; it
     returns None otherwise. An input or ``delta`` the kernels cannot take (another dtype or
     layout) goes through the plain chain."""
 
