@@ -554,21 +554,21 @@ if STACK_ENABLED:
     def _bias_activate(z: np.ndarray, b: np.ndarray, code: int, a: np.ndarray) -> None:
         """``z += b`` then ``a = g(z)``, as kernels._add_bias_and_activate does it (``a`` is
         ``z`` itself for a linear layer)."""
-        if b.shape[0] == 0:
-            if code == RELU:
+        if code == RELU:
+            if b.shape[0] == 0:
                 zf, af = z.reshape(-1), a.reshape(-1)
                 for i in range(zf.size):
                     af[i] = _relu(zf[i])
-            elif code == SIGMOID:
-                sigmoid_forward(z, a)
-            elif code == SOFTMAX:
-                softmax_forward(z, a)
-        elif code == RELU:
-            bias_relu(z, b, a)
+            else:
+                bias_relu(z, b, a)
         elif code == SIGMOID:
-            bias_sigmoid(z, b, a)
+            if b.shape[0] == 0:
+                sigmoid_forward(z, a)
+            else:
+                bias_sigmoid(z, b, a)
         else:
-            _add_bias(z, b)
+            if b.shape[0] > 0:
+                _add_bias(z, b)
             if code == SOFTMAX:
                 softmax_forward(z, a)
 
