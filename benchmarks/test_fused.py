@@ -7,8 +7,8 @@ kernels' bias-and-activation and column sums, ``Loss.value_and_delta``, ``Adam.s
 workloads.py: each layer's ``(batch, units)``, and Adam over each network's parameters.
 Each group of the table holds one twin at one shape, so its ratio column reads numba / numpy.
 The twins not on any workload's path (sigmoid without a bias, BCE from logits, sparse CE of
-probabilities, CE against one-hot rows, softmax) are timed at the shapes of the workload closest
-to them.
+probabilities, CE against one-hot rows, softmax, mean squared error) are timed at the shapes of
+the workload closest to them.
 
 Inputs keep their size from round to round (a bias of zeros, a sigmoid output whose
 ``a (1 - a)`` is -1): values drifting to infinity or into denormals would time something else.
@@ -119,6 +119,7 @@ SETUPS: dict[str, Callable[..., Callable[[], Any]]] = {
     "softmax_ce(logits)": _loss(
         losses.CategoricalCrossentropy(from_logits=True), activations.linear
     ),
+    "mse": _loss(losses.MeanSquaredError(), activations.linear),
     "adam_update": adam_update,
 }
 
@@ -150,6 +151,7 @@ def _cases() -> list[Any]:
             softmax_out = f"{w.name}'s shapes, a softmax output layer"
             cases.setdefault(("softmax_forward", output), softmax_out)
             cases.setdefault(("softmax_backward_inplace", output), off_path)
+            cases.setdefault(("mse", output), f"{w.name}'s shapes, a regression output")
     return [
         pytest.param(twin, shape, where, id=f"{twin}-{'x'.join(map(str, shape))}")
         for (twin, shape), where in cases.items()

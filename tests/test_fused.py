@@ -187,6 +187,17 @@ def test_softmax_backward_in_place(twins: Twins, dtype: Any) -> None:
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_cuda_mse_is_the_reference_array_code(dtype: Any) -> None:
+    """fused.cuda.mse is the reference's array code: on NumPy arrays, its numbers to the bit."""
+    a, y = logits(dtype, (40, 3), seed=17), logits(dtype, (40, 3), seed=18)
+    delta = np.empty_like(a)
+    value = fused.cuda.mse(a, y, delta)
+    loss = losses.MeanSquaredError()
+    assert_same(np.asarray(value), np.asarray(loss.value(y, a)))
+    assert_same(delta, loss.gradient(y, a, np.empty_like(a)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_cuda_softmax_is_the_reference_array_code(dtype: Any) -> None:
     """fused.cuda's softmax twins are the reference's array code: on NumPy arrays (no GPU
     needed) they give its numbers to the bit."""
@@ -243,12 +254,17 @@ LOSSES = {  # loss, output activation, the twin's call
         activations.linear,
         lambda k, a, y, delta: k.softmax_ce(a, y, delta, True, EPS),
     ),
+    "mse": (
+        losses.MeanSquaredError(),
+        activations.linear,
+        lambda k, a, y, delta: k.mse(a, y, delta),
+    ),
 }
 
 
 @pytest.mark.parametrize(
     ("name", "targets"),
-    [(name, "float") for name in ("bce", "bce-logits", "cce", "cce-logits")]
+    [(name, "float") for name in ("bce", "bce-logits", "cce", "cce-logits", "mse")]
     + [(name, labels) for name in ("scce", "scce-logits") for labels in LABELS],
 )
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -271,6 +287,8 @@ def test_loss_and_delta(twins: Twins, dtype: Any, name: str, targets: str) -> No
     value = fast(twins.kernels, a_dev, y_dev, delta)
     twins.off()
     ref_value, ref_delta = loss.value_and_delta(dev(y), dev(a), act, out=dev(np.empty_like(a)))
+    if ref_delta is None:  # no output shortcut (MSE): the loss's gradient, linear output
+        ref_delta = loss.gradient(dev(y), dev(a), dev(np.empty_like(a)))
     assert_close_value(value, ref_value, dtype)
     if loss.from_logits:  # an exp, and the target cancels most of it: ulps of 1, / the divisor
         per_row = isinstance(loss, losses._CategoricalBase)  # divided by the batch, not the size

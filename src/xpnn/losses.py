@@ -12,7 +12,9 @@ the output layer in one step, for the pairs where the chain rule collapses:
 * sigmoid output + binary cross-entropy, or a linear output + BCE(from_logits=True):
   ``dL/dz = (sigmoid(z) - y) / (n * k)``;
 * softmax output + (sparse) categorical cross-entropy, or a linear output with
-  ``from_logits=True``: ``dL/dz = (softmax(z) - onehot(y)) / n``.
+  ``from_logits=True``: ``dL/dz = (softmax(z) - onehot(y)) / n``;
+* a linear output + mean squared error: ``dL/dz = dL/da = 2 (a - y) / (n * k)`` (nothing
+  collapses; it lets the loss's value and delta come from one pass).
 
 These are exact where the probabilities are inside the clip range; where Keras's clip is active
 (|z| beyond about 16) the shortcut keeps the true gradient while the clipped one is zero.
@@ -481,6 +483,19 @@ class MeanSquaredError(_Elementwise):
         g = array_module(p).subtract(p, y, out=out)
         g *= 2.0
         return g
+
+    def fused_kernel(self, activation: Activation | None) -> tuple[str, tuple[Any, ...]] | None:
+        # a subclass may change the elements or the slope: it keeps to the array code
+        if type(self) is MeanSquaredError and activation is linear:
+            return "mse", ()
+        return None
+
+    def output_delta(
+        self, y_true: Any, a: Any, activation: Activation, out: Any = None
+    ) -> Any | None:
+        if type(self) is not MeanSquaredError or activation is not linear:
+            return None
+        return self._gradient(y_true, a, out)  # a linear output: dL/dz is dL/da
 
 
 class MeanAbsoluteError(_Elementwise):

@@ -307,6 +307,20 @@ if ENABLED:
         return total / n
 
     @_jit
+    def mse(a: np.ndarray, y: np.ndarray, delta: np.ndarray) -> float:
+        """Mean squared error and ``delta = 2 (a - y) / size`` after a linear output, as
+        losses.MeanSquaredError: ``e = a - y``, ``e * e``; ``e * 2``, then divided by the size."""
+        af, yf, df = a.reshape(-1), y.reshape(-1), delta.reshape(-1)
+        n = af.size
+        two, nf = af.dtype.type(2.0), af.dtype.type(n)
+        total = 0.0
+        for i in range(n):
+            e = af[i] - yf[i]
+            total += e * e
+            df[i] = e * two / nf
+        return total / n
+
+    @_jit
     def softmax_ce_sparse(
         z: np.ndarray, y: np.ndarray, delta: np.ndarray, from_logits: bool, eps: float
     ) -> float:
@@ -789,6 +803,27 @@ if STACK_ENABLED:
         for k in range(steps):
             a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack)
             value = bce_logits(a, bufs[1], bufs[2])
+            if not _stack_finish(bufs, stack, update, totals, metrics, value) and bad < 0:
+                bad = k
+        return bad
+
+    @_jit
+    def stack_train_mse(
+        X: Any,
+        Y: Any,
+        order: Any,
+        start: int,
+        steps: int,
+        bufs: Any,
+        stack: Any,
+        update: Any,
+        totals: Any,
+        metrics: Any,
+    ) -> int:
+        bad, b = -1, bufs[0].shape[0]
+        for k in range(steps):
+            a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack)
+            value = mse(a, bufs[1], bufs[2])
             if not _stack_finish(bufs, stack, update, totals, metrics, value) and bad < 0:
                 bad = k
         return bad

@@ -306,6 +306,17 @@ def softmax_ce(z: Any, y: Any, delta: Any, from_logits: bool, eps: float) -> Any
     return per.mean()
 
 
+def mse(a: Any, y: Any, delta: Any) -> Any:
+    """Mean squared error and ``delta = 2 (a - y) / size``: the reference's array code
+    (losses.py), a few launches."""
+    xp = array_module(a)
+    xp.subtract(a, y, out=delta)
+    value = (delta * delta).mean()
+    delta *= 2.0
+    delta /= a.size
+    return value
+
+
 # -- optimizers ---------------------------------------------------------------------------------
 def adam_update(
     w: Any,
