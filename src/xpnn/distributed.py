@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,6 +202,9 @@ def _abort_on_uncaught(comm: Any) -> None:
         try:
             sys.stderr.write(f"xpnn.distributed: rank {comm.Get_rank()} failed; aborting the job\n")
             sys.stderr.flush()
+            # the launcher forwards this rank's output from a pipe on its own time, and Abort
+            # kills the job at once: without a moment's wait the traceback may never be shown
+            time.sleep(0.5)
         finally:
             comm.Abort(1)
 
