@@ -34,6 +34,8 @@ come here.
 from __future__ import annotations
 
 import os
+import platform
+import sys
 from typing import Any
 
 import numpy as np
@@ -51,6 +53,9 @@ except ImportError:  # without the fast extra, or with XPNN_NUMBA=0
     ENABLED = False
 
 __all__ = ["ENABLED", "accepts"]
+
+# the team of threads (below) needs Linux's futex and x86's pause
+TEAM_ENABLED = sys.platform == "linux" and platform.machine() in ("x86_64", "AMD64")
 
 
 def accepts(*arrays: Any) -> bool:
@@ -554,6 +559,459 @@ if STACK_ENABLED:
 
         return types.unliteral(value)(value), codegen
 
+    # -- the team: threads that OpenBLAS's parallel jobs and the pass's own work share -----------
+    # OpenBLAS runs its parallel jobs on threads of its own, which spin for a while after each
+    # call; the pass's elementwise work (the gather, Adam's update) runs on one thread between
+    # the products. On two cores whose time the host shares with other guests, OpenBLAS's idle
+    # thread spinning beside that one thread slows the epoch by half again (benchmarks/README).
+    # With OpenBLAS's ``set_threads_callback_function`` (0.3.27+) its jobs run on these threads
+    # instead (``blas_threads``), and the pass hands them part of its own work too: Adam's
+    # update and the gather in parts, which are the same values however they are split. A
+    # product's jobs are the ones OpenBLAS would have run on its threads, in the same split, so
+    # every product is OpenBLAS's own to the bit. fused/team.py installs the callback; the
+    # threads are started here, with pthread_create (they run no Python), as many as a call
+    # needs: a product's jobs wait on each other, so each must have a thread of its own.
+    # Linux on x86-64 only (futex, pause).
+    #
+    # ``team`` is an int64 array of words, each hot one on a cache line of its own. LOCK
+    # serialises the posters (the pass, or any thread calling BLAS meanwhile); WIDTH is the
+    # number of threads, SPLIT the parts the pass cuts its own work into (fused/team.py sets
+    # it: OpenBLAS's thread count). A task (KIND, PARTS, the ARGS words) goes to threads
+    # ``0 .. PARTS - 2`` by bumping each one's MAIL word; each says it is done by copying MAIL
+    # to its DONE word. A thread with nothing to do spins for SPIN_CYCLES, then sleeps on its
+    # MAIL's futex (its SLEEP word set). The caller does part 0 of every task itself.
+    TEAM_SUPPORTED = TEAM_ENABLED and blas.CONTROL is not None
+    LOCK, WIDTH, READY, SPLIT, START, KIND, PARTS, ARGS, LINES = 0, 8, 16, 24, 32, 40, 41, 42, 64
+    MAIL, DONE, SLEEP, TID = 0, 1, 2, 3  # the words of thread w's line, at LINES + 8 * w
+    TEAM_MAX = 63  # threads besides the caller (OpenBLAS's wheels: MAX_THREADS=64)
+    TEAM_WORDS = LINES + 8 * TEAM_MAX
+    TASK_JOBS, TASK_ADAM, TASK_GATHER = 1, 2, 3  # the kinds of task
+    SPIN_CYCLES = 1 << 26  # about 20-30 ms of spinning before a thread sleeps (OpenBLAS: 2^28)
+    ADAM_SPLIT, GATHER_SPLIT = 1 << 15, 1 << 16  # smaller updates (values), gathers (bytes): inline
+    _SYS_FUTEX, _SYS_SCHED_YIELD, _FUTEX_WAIT, _FUTEX_WAKE = 202, 24, 128, 129  # x86-64, private
+    if TEAM_SUPPORTED:
+        TEAM = np.zeros(TEAM_WORDS, dtype=np.int64)  # the one team of the process
+        IDLE = np.zeros(TEAM_WORDS, dtype=np.int64)  # SPLIT 0: a pass without a team
+
+        import ctypes
+
+        _libc = ctypes.CDLL(None)
+        for _name in ("syscall", "pthread_create"):
+            _address_of = ctypes.cast(getattr(_libc, _name), ctypes.c_void_p).value
+            ll.add_symbol(f"xpnn_{_name}", _address_of)
+        # syscall(number, ...): the futex and sched_yield calls below (Linux x86-64)
+        _syscall = types.ExternalFunction("xpnn_syscall", _i64(_i64, _i64, _i64, _i64, _i64))
+        # pthread_create(&id, attributes, start, argument)
+        _pthread_create = types.ExternalFunction(
+            "xpnn_pthread_create", types.int32(_i64, _i64, _i64, _i64)
+        )
+        ll.add_symbol("xpnn_team", TEAM.ctypes.data)  # _team_address
+
+        _I64 = ir.IntType(64)
+
+        @intrinsic
+        def _load(typingctx: Any, address: Any) -> Any:
+            """The int64 at ``address`` (sequentially consistent)."""
+
+            def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+                return builder.load_atomic(
+                    builder.inttoptr(args[0], _I64.as_pointer()), "seq_cst", 8
+                )
+
+            return types.int64(types.int64), codegen
+
+        @intrinsic
+        def _store(typingctx: Any, address: Any, value: Any) -> Any:
+            """``*address = value`` (sequentially consistent)."""
+
+            def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+                ptr = builder.inttoptr(args[0], _I64.as_pointer())
+                builder.store_atomic(args[1], ptr, "seq_cst", 8)
+                return context.get_dummy_value()
+
+            return types.void(types.int64, types.int64), codegen
+
+        @intrinsic
+        def _add(typingctx: Any, address: Any, value: Any) -> Any:
+            """``*address += value`` atomically; the value before."""
+
+            def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+                ptr = builder.inttoptr(args[0], _I64.as_pointer())
+                return builder.atomic_rmw("add", ptr, args[1], "seq_cst")
+
+            return types.int64(types.int64, types.int64), codegen
+
+        @intrinsic
+        def _claim(typingctx: Any, address: Any) -> Any:
+            """Swap ``*address`` from 0 to 1 atomically; whether it was 0."""
+
+            def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+                ptr = builder.inttoptr(args[0], _I64.as_pointer())
+                zero, one = ir.Constant(_I64, 0), ir.Constant(_I64, 1)
+                pair = builder.cmpxchg(ptr, zero, one, "seq_cst", "seq_cst")
+                return builder.extract_value(pair, 1)
+
+            return types.boolean(types.int64), codegen
+
+        @intrinsic
+        def _pause(typingctx: Any) -> Any:
+            """The spin-wait hint (x86 ``pause``)."""
+
+            def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+                fn = builder.module.declare_intrinsic(
+                    "llvm.x86.sse2.pause", fnty=ir.FunctionType(ir.VoidType(), [])
+                )
+                builder.call(fn, [])
+                return context.get_dummy_value()
+
+            return types.void(), codegen
+
+        @intrinsic
+        def _cycles(typingctx: Any) -> Any:
+            """The time-stamp counter (``rdtsc``)."""
+
+            def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+                fn = builder.module.declare_intrinsic(
+                    "llvm.readcyclecounter", fnty=ir.FunctionType(_I64, [])
+                )
+                return builder.call(fn, [])
+
+            return types.int64(), codegen
+
+        @intrinsic
+        def _address(typingctx: Any, a: Any) -> Any:
+            """The address of an array's first element."""
+
+            def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+                data = context.make_array(signature.args[0])(context, builder, args[0]).data
+                return builder.ptrtoint(data, _I64)
+
+            return types.int64(a), codegen
+
+        @intrinsic
+        def _team_address(typingctx: Any) -> Any:
+            """``TEAM``'s address, as the symbol ``xpnn_team`` (the callback takes no argument of
+            ours, and a constant would not survive numba's cache)."""
+
+            def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+                module = builder.module
+                try:
+                    gv = module.get_global("xpnn_team")
+                except KeyError:
+                    gv = ir.GlobalVariable(module, _I64, "xpnn_team")
+                    gv.linkage = "external"
+                return builder.ptrtoint(gv, _I64)
+
+            return types.int64(), codegen
+
+        def _pointer_to(dtype: Any) -> Any:
+            @intrinsic
+            def pointer(typingctx: Any, address: Any) -> Any:
+                def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+                    return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+
+                return types.CPointer(dtype)(types.int64), codegen
+
+            return pointer
+
+        _f32_at, _f64_at = _pointer_to(types.float32), _pointer_to(types.float64)
+        _u8_at, _i64_at = _pointer_to(types.uint8), _pointer_to(types.int64)
+
+        @intrinsic
+        def _run_job(typingctx: Any, dojob: Any, job: Any, data: Any, extra: Any) -> Any:
+            """OpenBLAS's ``dojob(job, data, extra)`` (``void (*)(int, void *, int)``)."""
+
+            def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+                i32, ptr = ir.IntType(32), ir.IntType(8).as_pointer()
+                fnty = ir.FunctionType(ir.VoidType(), [i32, ptr, i32])
+                fn = builder.inttoptr(args[0], fnty.as_pointer())
+                builder.call(fn, [args[1], builder.inttoptr(args[2], ptr), args[3]])
+                return context.get_dummy_value()
+
+            return types.void(types.int64, types.int32, types.int64, types.int32), codegen
+
+        @_jit
+        def _part(n: int, part: int, parts: int) -> Any:
+            """Part ``part`` of ``range(n)`` in ``parts`` near-equal parts, cut at multiples of 16
+            (a cache line of float32)."""
+            lo = n * part // parts // 16 * 16
+            hi = n if part == parts - 1 else n * (part + 1) // parts // 16 * 16
+            return lo, hi
+
+        @_jit
+        def _lock(base: int) -> None:
+            """Take the lock of the team at ``base`` (spinning, yielding the core now and then)."""
+            spins = 0
+            while not _claim(base + 8 * LOCK):
+                spins += 1
+                if spins % 1024 == 0:
+                    _syscall(_SYS_SCHED_YIELD, 0, 0, 0, 0)
+                else:
+                    _pause()
+
+        @_jit
+        def team_lock(team: np.ndarray) -> None:
+            _lock(_address(team))
+
+        @_jit
+        def team_unlock(team: np.ndarray) -> None:
+            _store(_address(team) + 8 * LOCK, 0)
+
+        @_jit
+        def _line(base: int, w: int) -> int:
+            """The address of thread ``w``'s line."""
+            return base + 8 * (LINES + 8 * w)
+
+        @_jit
+        def _post(base: int, kind: int, parts: int) -> None:
+            """Post the task of ``kind`` (its ARGS written; the lock held) to threads
+            ``0 .. parts - 2``, starting threads up to that many first."""
+            if parts - 1 > _load(base + 8 * WIDTH):
+                _grow(base, parts - 1)
+            _store(base + 8 * KIND, kind)
+            _store(base + 8 * PARTS, parts)
+            for w in range(parts - 1):
+                line = _line(base, w)
+                _store(line, _load(line) + 1)
+                if _load(line + 8 * SLEEP) != 0:
+                    _syscall(_SYS_FUTEX, line, _FUTEX_WAKE, 1, 0)
+
+        @_jit
+        def _finish(base: int, parts: int) -> None:
+            """Wait until threads ``0 .. parts - 2`` have done the task, then release the lock."""
+            for w in range(parts - 1):
+                line = _line(base, w)
+                gen = _load(line)
+                while _load(line + 8 * DONE) != gen:
+                    _pause()
+            _store(base + 8 * LOCK, 0)
+
+        @_jit
+        def _grow(base: int, wanted: int) -> None:
+            """Start threads until there are ``wanted`` (the lock held)."""
+            have = _load(base + 8 * WIDTH)
+            for w in range(have, wanted):
+                line = _line(base, w)
+                _store(line + 8 * DONE, _load(line))
+                _pthread_create(line + 8 * TID, 0, _load(base + 8 * START), w)
+            while _load(base + 8 * READY) < wanted:
+                _pause()
+            _store(base + 8 * WIDTH, wanted)
+
+        @_jit
+        def team_grow(team: np.ndarray, wanted: int) -> None:
+            """Start threads until ``team`` has ``wanted`` (at most TEAM_MAX)."""
+            base = _address(team)
+            _lock(base)
+            if wanted > _load(base + 8 * WIDTH):
+                _grow(base, min(wanted, TEAM_MAX))
+            _store(base + 8 * LOCK, 0)
+
+        @_jit
+        def _blas_jobs(base: int, first: int, step: int) -> None:
+            """OpenBLAS's jobs ``first, first + step, ...`` of the posted call."""
+            dojob, data = _load(base + 8 * ARGS), _load(base + 8 * ARGS + 8)
+            size, jobs = _load(base + 8 * ARGS + 16), _load(base + 8 * ARGS + 24)
+            extra = np.int32(_load(base + 8 * ARGS + 32))
+            for j in range(first, jobs, step):
+                _run_job(dojob, np.int32(j), data + j * size, extra)
+
+        @numba.cfunc(
+            types.void(
+                types.int32, types.int64, types.int32, types.int64, types.int64, types.int32
+            ),
+            nopython=True,
+            cache=True,
+        )
+        def blas_threads(
+            sync: int, dojob: int, jobs: int, size: int, data: int, extra: int
+        ) -> None:
+            """OpenBLAS's threads callback (``openblas_threads_callback``): run ``jobs`` jobs at
+            once, ``dojob(j, data + j * size, extra)``, job 0 on the calling thread and job
+            ``j`` on thread ``j - 1``, and return when all are done."""
+            if jobs <= 1:
+                for j in range(jobs):
+                    _run_job(dojob, np.int32(j), data + j * size, extra)
+                return
+            base = _team_address()
+            _lock(base)
+            parts = min(np.int64(jobs), TEAM_MAX + 1)  # OpenBLAS runs at most 64 (MAX_THREADS)
+            for i, value in enumerate((dojob, data, size, np.int64(jobs), np.int64(extra))):
+                _store(base + 8 * (ARGS + i), value)
+            _post(base, TASK_JOBS, parts)
+            _blas_jobs(base, 0, parts)
+            _finish(base, parts)
+
+        @_jit
+        def _adam_part(base: int, part: int, parts: int) -> None:
+            """Part ``part`` of the posted Adam update (``TASK_ADAM`` ARGS: the addresses of
+            params, grads, m, v, t, lr, hyper, then the count and the item size)."""
+            a = [_load(base + 8 * (ARGS + i)) for i in range(9)]
+            n, size = a[7], a[8]
+            lo, hi = _part(n, part, parts)
+            t, lr = numba.carray(_f64_at(a[4]), 1), numba.carray(_f64_at(a[5]), 1)
+            hyper = numba.carray(_f64_at(a[6]), 4)
+            if size == 4:
+                w, g = numba.carray(_f32_at(a[0]), n), numba.carray(_f32_at(a[1]), n)
+                m, v = numba.carray(_f32_at(a[2]), n), numba.carray(_f32_at(a[3]), n)
+                adam_update(
+                    w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], t, lr, hyper[1], hyper[2], hyper[3]
+                )
+            else:
+                w64, g64 = numba.carray(_f64_at(a[0]), n), numba.carray(_f64_at(a[1]), n)
+                m64, v64 = numba.carray(_f64_at(a[2]), n), numba.carray(_f64_at(a[3]), n)
+                b1, b2, e = hyper[1], hyper[2], hyper[3]
+                adam_update(w64[lo:hi], g64[lo:hi], m64[lo:hi], v64[lo:hi], t, lr, b1, b2, e)
+
+        @_jit
+        def _copy_rows(
+            src: int, rb: int, dst: int, order: int, start: int, lo: int, hi: int
+        ) -> None:
+            """Rows ``order[start + lo:start + hi]`` of ``rb`` bytes each from ``src`` to rows
+            ``lo:hi`` at ``dst`` (addresses)."""
+            for i in range(lo, hi):
+                j = numba.carray(_i64_at(order + 8 * (start + i)), 1)[0]
+                s = numba.carray(_u8_at(src + j * rb), rb)
+                d = numba.carray(_u8_at(dst + i * rb), rb)
+                for c in range(rb):
+                    d[c] = s[c]
+
+        @_jit
+        def _gather_part(base: int, part: int, parts: int) -> None:
+            """Part ``part`` of the posted gather (``TASK_GATHER`` ARGS: X, its row bytes, x, Y,
+            its row bytes, y, order, start, rows)."""
+            a = [_load(base + 8 * (ARGS + i)) for i in range(9)]
+            lo, hi = _part(a[8], part, parts)
+            _copy_rows(a[0], a[1], a[2], a[6], a[7], lo, hi)
+            _copy_rows(a[3], a[4], a[5], a[6], a[7], lo, hi)
+
+        @numba.cfunc(types.int64(types.int64), nopython=True, cache=True)
+        def _thread(w: int) -> int:
+            """Thread ``w`` of the team (a pthread start routine): its part of each task posted
+            to it, as long as the process runs."""
+            base = _team_address()
+            line = _line(base, w)
+            seen = _load(line)
+            _add(base + 8 * READY, 1)
+            since = _cycles()
+            while True:
+                gen = _load(line)
+                if gen == seen:
+                    if _cycles() - since < SPIN_CYCLES:
+                        _pause()
+                        continue
+                    _store(line + 8 * SLEEP, 1)  # then MAIL is read again, by the kernel
+                    _syscall(_SYS_FUTEX, line, _FUTEX_WAIT, seen & 0xFFFFFFFF, 0)
+                    _store(line + 8 * SLEEP, 0)
+                    since = _cycles()
+                    continue
+                seen = gen
+                kind, parts = _load(base + 8 * KIND), _load(base + 8 * PARTS)
+                if kind == TASK_JOBS:
+                    _blas_jobs(base, w + 1, parts)
+                elif kind == TASK_ADAM:
+                    _adam_part(base, w + 1, parts)
+                elif kind == TASK_GATHER:
+                    _gather_part(base, w + 1, parts)
+                _store(line + 8 * DONE, gen)
+                since = _cycles()
+
+        TEAM[START] = _thread.address
+
+        def _copyable(src: Any, dst: Any) -> bool:
+            """Whether ``dst``'s rows can take ``src``'s bytes as they are (one dtype, one rank)."""
+
+        @overload(_copyable, jit_options={"cache": True})
+        def _copyable_typed(src: Any, dst: Any) -> Any:
+            same = src.dtype == dst.dtype and src.ndim == dst.ndim
+
+            def copyable(src: Any, dst: Any) -> bool:
+                return same
+
+            return copyable
+
+        def _splittable(w: Any, g: Any, m: Any, v: Any) -> bool:
+            """Whether the team's Adam parts take these arrays (float32 or float64, all one)."""
+
+        @overload(_splittable, jit_options={"cache": True})
+        def _splittable_typed(w: Any, g: Any, m: Any, v: Any) -> Any:
+            ok = (
+                w.dtype in (types.float32, types.float64)
+                and w.dtype == g.dtype == m.dtype == v.dtype
+            )
+
+            def splittable(w: Any, g: Any, m: Any, v: Any) -> bool:
+                return ok
+
+            return splittable
+
+        @_jit
+        def _rows_of(a: Any) -> bool:
+            """Whether ``a``'s rows lie whole and in order, ``a.strides[0]`` bytes apart."""
+            if a.ndim == 1:
+                return a.strides[0] == a.itemsize
+            return a.strides[1] == a.itemsize and a.strides[0] == a.shape[1] * a.itemsize
+
+        @_jit
+        def _team_gather(team: Any, X: Any, Y: Any, order: Any, start: int, x: Any, y: Any) -> None:
+            """``_gather`` of the batch's X and Y rows, in parts across the team."""
+            base = _address(team)
+            parts, rows = _load(base + 8 * SPLIT), x.shape[0]
+            split = parts > 1 and x.size * x.itemsize >= GATHER_SPLIT and order.itemsize == 8
+            split = split and _copyable(X, x) and _copyable(Y, y) and rows >= 32 * parts
+            if not (split and _rows_of(X) and _rows_of(Y)):
+                _gather(X, order, start, x)
+                _gather(Y, order, start, y)
+                return
+            _lock(base)
+            xr, yr = x.size // rows * x.itemsize, y.size // rows * y.itemsize
+            args = (_address(X), xr, _address(x), _address(Y), yr, _address(y), _address(order))
+            for i in range(7):
+                _store(base + 8 * (ARGS + i), args[i])
+            _store(base + 8 * (ARGS + 7), start)
+            _store(base + 8 * (ARGS + 8), rows)
+            _post(base, TASK_GATHER, parts)
+            lo, hi = _part(rows, 0, parts)
+            _gather(X, order, start + lo, x[lo:hi])
+            _gather(Y, order, start + lo, y[lo:hi])
+            _finish(base, parts)
+
+        @_jit
+        def _team_adam(
+            team: Any, w: Any, g: Any, m: Any, v: Any, t: Any, lr: Any, hyper: Any
+        ) -> None:
+            """``adam_update`` in parts across the team (elementwise: the same values)."""
+            base = _address(team)
+            parts = _load(base + 8 * SPLIT)
+            if parts <= 1 or w.size < ADAM_SPLIT or not _splittable(w, g, m, v):
+                adam_update(w, g, m, v, t, lr, hyper[1], hyper[2], hyper[3])
+                return
+            _lock(base)
+            args = (_address(w), _address(g), _address(m), _address(v), _address(t), _address(lr))
+            for i in range(6):
+                _store(base + 8 * (ARGS + i), args[i])
+            _store(base + 8 * (ARGS + 6), _address(hyper))
+            _store(base + 8 * (ARGS + 7), w.size)
+            _store(base + 8 * (ARGS + 8), w.itemsize)
+            _post(base, TASK_ADAM, parts)
+            lo, hi = _part(w.size, 0, parts)
+            adam_update(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], t, lr, hyper[1], hyper[2], hyper[3])
+            _finish(base, parts)
+
+    else:
+        TEAM = IDLE = np.zeros(TEAM_WORDS, dtype=np.int64)
+
+        @_jit
+        def _team_gather(team: Any, X: Any, Y: Any, order: Any, start: int, x: Any, y: Any) -> None:
+            _gather(X, order, start, x)
+            _gather(Y, order, start, y)
+
+        @_jit
+        def _team_adam(
+            team: Any, w: Any, g: Any, m: Any, v: Any, t: Any, lr: Any, hyper: Any
+        ) -> None:
+            adam_update(w, g, m, v, t, lr, hyper[1], hyper[2], hyper[3])
+
     # -- a stack of Dense layers, forward or backward in one call (layers.DenseStack) -----------
     # On a small network the step's arithmetic is cheap and its calls are not: the seed net
     # (400-25-15-1, batch 32) spends more time passing from Python to NumPy and numba, a dozen
@@ -681,12 +1139,13 @@ if STACK_ENABLED:
     # ``metrics``: one row ``[code, index, threshold]`` per metric the pass adds up itself into
     # ``totals[index:index + 2]`` (metrics.MeanMetric's sums), none when the caller does.
     @_jit_inline
-    def _stack_forward_on(X: Any, Y: Any, order: Any, start: int, bufs: Any, stack: Any) -> Any:
-        """Gather the batch, run the stack forward; the output."""
+    def _stack_forward_on(
+        X: Any, Y: Any, order: Any, start: int, bufs: Any, stack: Any, team: Any
+    ) -> Any:
+        """Gather the batch (in parts across the team), run the stack forward; the output."""
         x, y, _ = bufs
         Ws, bs, codes, zs, As = stack[:5]
-        _gather(X, order, start, x)
-        _gather(Y, order, start, y)
+        _team_gather(team, X, Y, order, start, x, y)
         stack_forward(x, Ws, bs, codes, zs, As)
         return As[len(As) - 1]
 
@@ -742,7 +1201,7 @@ if STACK_ENABLED:
 
     @_jit_inline
     def _stack_finish(
-        bufs: Any, stack: Any, update: Any, totals: Any, metrics: Any, value: float
+        bufs: Any, stack: Any, team: Any, update: Any, totals: Any, metrics: Any, value: float
     ) -> bool:
         """After a step's forward and loss: the metrics, the stack's backward from ``delta``
         (which the loss made ``dL/dz``), the update, the loss into ``totals``; whether the
@@ -754,7 +1213,7 @@ if STACK_ENABLED:
         params, grads, m, v, t, lr, hyper = update
         if hyper[0] == ADAM:
             t[0] += 1.0
-            adam_update(params, grads, m, v, t, lr, hyper[1], hyper[2], hyper[3])
+            _team_adam(team, params, grads, m, v, t, lr, hyper)
         totals[0] += value * x.shape[0]
         return np.isfinite(totals[0])
 
@@ -773,6 +1232,7 @@ if STACK_ENABLED:
         steps: int,
         bufs: Any,
         stack: Any,
+        team: Any,
         update: Any,
         totals: Any,
         metrics: Any,
@@ -780,9 +1240,9 @@ if STACK_ENABLED:
     ) -> int:
         bad, b = -1, bufs[0].shape[0]
         for k in range(steps):
-            a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack)
+            a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack, team)
             value = bce_sigmoid(a, bufs[1], bufs[2], eps)
-            if not _stack_finish(bufs, stack, update, totals, metrics, value) and bad < 0:
+            if not _stack_finish(bufs, stack, team, update, totals, metrics, value) and bad < 0:
                 bad = k
         return bad
 
@@ -795,15 +1255,16 @@ if STACK_ENABLED:
         steps: int,
         bufs: Any,
         stack: Any,
+        team: Any,
         update: Any,
         totals: Any,
         metrics: Any,
     ) -> int:
         bad, b = -1, bufs[0].shape[0]
         for k in range(steps):
-            a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack)
+            a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack, team)
             value = bce_logits(a, bufs[1], bufs[2])
-            if not _stack_finish(bufs, stack, update, totals, metrics, value) and bad < 0:
+            if not _stack_finish(bufs, stack, team, update, totals, metrics, value) and bad < 0:
                 bad = k
         return bad
 
@@ -816,15 +1277,16 @@ if STACK_ENABLED:
         steps: int,
         bufs: Any,
         stack: Any,
+        team: Any,
         update: Any,
         totals: Any,
         metrics: Any,
     ) -> int:
         bad, b = -1, bufs[0].shape[0]
         for k in range(steps):
-            a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack)
+            a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack, team)
             value = mse(a, bufs[1], bufs[2])
-            if not _stack_finish(bufs, stack, update, totals, metrics, value) and bad < 0:
+            if not _stack_finish(bufs, stack, team, update, totals, metrics, value) and bad < 0:
                 bad = k
         return bad
 
@@ -854,6 +1316,7 @@ if STACK_ENABLED:
         steps: int,
         bufs: Any,
         stack: Any,
+        team: Any,
         update: Any,
         totals: Any,
         metrics: Any,
@@ -862,9 +1325,9 @@ if STACK_ENABLED:
     ) -> int:
         bad, b = -1, bufs[0].shape[0]
         for k in range(steps):
-            a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack)
+            a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack, team)
             value = _softmax_loss(a, bufs[1], bufs[2], from_logits, eps)
-            if not _stack_finish(bufs, stack, update, totals, metrics, value) and bad < 0:
+            if not _stack_finish(bufs, stack, team, update, totals, metrics, value) and bad < 0:
                 bad = k
         return bad
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import activations, initializers, regularizers
 from ..backend import array_module, to_device, to_numpy
-from ..fused import cpu
+from ..fused import cpu, team
 from ..kernels import KERNELS, dense_backward_into, dense_forward_into
 from .base import Chain, Layer
 
@@ -352,7 +352,7 @@ class DenseStack(Chain):
         ) -> tuple[int, Any]:
             """Chain.trainer's ``train``; ``state``: ``(update, totals, metrics)``."""
             first.x = bufs[0]  # the first layer's input, as Dense.forward notes it
-            bad = kernel(X, Y, order, start, steps, bufs, stack, *state, *args)
+            bad = kernel(X, Y, order, start, steps, bufs, stack, team.team(), *state, *args)
             return bad, output
 
         return train
