@@ -565,7 +565,7 @@ if STACK_ENABLED:
     # the products. On two cores whose time the host shares with other guests, OpenBLAS's idle
     # thread spinning beside that one thread slows the epoch by half again (benchmarks/README).
     # With OpenBLAS's ``set_threads_callback_function`` (0.3.27+) its jobs run on these threads
-    # instead (``blas_threads``), and the pass hands them part of its own work too: Adam's
+    # instead (``_blas_threads``), and the pass hands them part of its own work too: Adam's
     # update and the gather in parts, which are the same values however they are split. A
     # product's jobs are the ones OpenBLAS would have run on its threads, in the same split, so
     # every product is OpenBLAS's own to the bit. fused/team.py installs the callback; the
@@ -816,14 +816,7 @@ if STACK_ENABLED:
             for j in range(first, jobs, step):
                 _run_job(dojob, np.int32(j), data + j * size, extra)
 
-        @numba.cfunc(
-            types.void(
-                types.int32, types.int64, types.int32, types.int64, types.int64, types.int32
-            ),
-            nopython=True,
-            cache=True,
-        )
-        def blas_threads(
+        def _blas_threads(
             sync: int, dojob: int, jobs: int, size: int, data: int, extra: int
         ) -> None:
             """OpenBLAS's threads callback (``openblas_threads_callback``): run ``jobs`` jobs at
@@ -885,7 +878,6 @@ if STACK_ENABLED:
             _copy_rows(a[0], a[1], a[2], a[6], a[7], lo, hi)
             _copy_rows(a[3], a[4], a[5], a[6], a[7], lo, hi)
 
-        @numba.cfunc(types.int64(types.int64), nopython=True, cache=True)
         def _thread(w: int) -> int:
             """Thread ``w`` of the team (a pthread start routine): its part of each task posted
             to it, as long as the process runs."""
@@ -916,7 +908,20 @@ if STACK_ENABLED:
                 _store(line + 8 * DONE, gen)
                 since = _cycles()
 
-        TEAM[START] = _thread.address
+        _CALLBACKS: list[Any] = []
+
+        def team_callbacks() -> int:
+            """Compile (or load from numba's cache) the two C functions above, OpenBLAS's
+            callback and the threads' start routine, the first time the team is wanted rather
+            than at import; the callback's address."""
+            if not _CALLBACKS:
+                i32, i64 = types.int32, types.int64
+                callback = types.void(i32, i64, i32, i64, i64, i32)
+                options = {"nopython": True, "cache": True}
+                _CALLBACKS.append(numba.cfunc(callback, **options)(_blas_threads))
+                _CALLBACKS.append(numba.cfunc(types.int64(types.int64), **options)(_thread))
+                TEAM[START] = _CALLBACKS[1].address
+            return _CALLBACKS[0].address
 
         def _copyable(src: Any, dst: Any) -> bool:
             """Whether ``dst``'s rows can take ``src``'s bytes as they are (one dtype, one rank)."""

@@ -50,11 +50,12 @@ def team() -> np.ndarray:
     if threads < 2:
         return cpu.IDLE
     words = cpu.TEAM
+    callback = cpu.team_callbacks()
     if threads - 1 > words[cpu.WIDTH]:
         cpu.team_grow(words, threads - 1)
     words[cpu.SPLIT] = threads  # the parts of the pass's own work
     if not _installed:
-        blas.CONTROL["set_threads_callback_function"](cpu.blas_threads.address)
+        blas.CONTROL["set_threads_callback_function"](callback)
         _installed = True
     return words
 
