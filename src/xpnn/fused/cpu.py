@@ -763,11 +763,12 @@ if STACK_ENABLED:
             return base + 8 * (LINES + 8 * w)
 
         @_jit
-        def _post(base: int, kind: int, parts: int) -> None:
+        def _post(base: int, kind: int, parts: int) -> int:
             """Post the task of ``kind`` (its ARGS written; the lock held) to threads
-            ``0 .. parts - 2``, starting threads up to that many first."""
+            ``0 .. parts - 2``, starting threads up to that many first; the parts it is cut
+            into (fewer only where the system would start no more threads)."""
             if parts - 1 > _load(base + 8 * WIDTH):
-                _grow(base, parts - 1)
+                parts = _grow(base, parts - 1) + 1
             _store(base + 8 * KIND, kind)
             _store(base + 8 * PARTS, parts)
             for w in range(parts - 1):
@@ -775,6 +776,7 @@ if STACK_ENABLED:
                 _store(line, _load(line) + 1)
                 if _load(line + 8 * SLEEP) != 0:
                     _syscall(_SYS_FUTEX, line, _FUTEX_WAKE, 1, 0)
+            return parts
 
         @_jit
         def _finish(base: int, parts: int) -> None:
@@ -787,25 +789,31 @@ if STACK_ENABLED:
             _store(base + 8 * LOCK, 0)
 
         @_jit
-        def _grow(base: int, wanted: int) -> None:
-            """Start threads until there are ``wanted`` (the lock held)."""
+        def _grow(base: int, wanted: int) -> int:
+            """Start threads until there are ``wanted`` (the lock held), or until the system
+            refuses one; how many there are."""
             have = _load(base + 8 * WIDTH)
             for w in range(have, wanted):
                 line = _line(base, w)
                 _store(line + 8 * DONE, _load(line))
-                _pthread_create(line + 8 * TID, 0, _load(base + 8 * START), w)
-            while _load(base + 8 * READY) < wanted:
+                if _pthread_create(line + 8 * TID, 0, _load(base + 8 * START), w) != 0:
+                    break
+                have = w + 1
+            while _load(base + 8 * READY) < have:
                 _pause()
-            _store(base + 8 * WIDTH, wanted)
+            _store(base + 8 * WIDTH, have)
+            return have
 
         @_jit
-        def team_grow(team: np.ndarray, wanted: int) -> None:
-            """Start threads until ``team`` has ``wanted`` (at most TEAM_MAX)."""
+        def team_grow(team: np.ndarray, wanted: int) -> int:
+            """Start threads until ``team`` has ``wanted`` (at most TEAM_MAX); how many it has."""
             base = _address(team)
             _lock(base)
-            if wanted > _load(base + 8 * WIDTH):
-                _grow(base, min(wanted, TEAM_MAX))
+            have = _load(base + 8 * WIDTH)
+            if wanted > have:
+                have = _grow(base, min(wanted, TEAM_MAX))
             _store(base + 8 * LOCK, 0)
+            return have
 
         @_jit
         def _blas_jobs(base: int, first: int, step: int) -> None:
@@ -831,8 +839,8 @@ if STACK_ENABLED:
             parts = min(np.int64(jobs), TEAM_MAX + 1)  # OpenBLAS runs at most 64 (MAX_THREADS)
             for i, value in enumerate((dojob, data, size, np.int64(jobs), np.int64(extra))):
                 _store(base + 8 * (ARGS + i), value)
-            _post(base, TASK_JOBS, parts)
-            _blas_jobs(base, 0, parts)
+            parts = _post(base, TASK_JOBS, parts)  # fewer only if threads could not start:
+            _blas_jobs(base, 0, parts)  # then jobs wrap around (and may wait on each other)
             _finish(base, parts)
 
         @_jit
@@ -975,7 +983,7 @@ if STACK_ENABLED:
                 _store(base + 8 * (ARGS + i), args[i])
             _store(base + 8 * (ARGS + 7), start)
             _store(base + 8 * (ARGS + 8), rows)
-            _post(base, TASK_GATHER, parts)
+            parts = _post(base, TASK_GATHER, parts)
             lo, hi = _part(rows, 0, parts)
             _gather(X, order, start + lo, x[lo:hi])
             _gather(Y, order, start + lo, y[lo:hi])
@@ -998,7 +1006,7 @@ if STACK_ENABLED:
             _store(base + 8 * (ARGS + 6), _address(hyper))
             _store(base + 8 * (ARGS + 7), w.size)
             _store(base + 8 * (ARGS + 8), w.itemsize)
-            _post(base, TASK_ADAM, parts)
+            parts = _post(base, TASK_ADAM, parts)
             lo, hi = _part(w.size, 0, parts)
             adam_update(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], t, lr, hyper[1], hyper[2], hyper[3])
             _finish(base, parts)

@@ -51,9 +51,12 @@ def team() -> np.ndarray:
         return cpu.IDLE
     words = cpu.TEAM
     callback = cpu.team_callbacks()
-    if threads - 1 > words[cpu.WIDTH]:
-        cpu.team_grow(words, threads - 1)
-    words[cpu.SPLIT] = threads  # the parts of the pass's own work
+    have = int(words[cpu.WIDTH])
+    if threads - 1 > have:
+        have = cpu.team_grow(words, threads - 1)
+        if have == 0:  # the system would start no thread: OpenBLAS keeps its own
+            return cpu.IDLE
+    words[cpu.SPLIT] = min(threads, have + 1)  # the parts of the pass's own work
     if not _installed:
         blas.CONTROL["set_threads_callback_function"](callback)
         _installed = True
