@@ -280,3 +280,31 @@ def test_adam_and_gather_in_parts_equal_them_whole(dtype: Any) -> None:
     before = _posts()
     cpu._team_gather(words, X, Y32, order, 0, x, y64)
     assert _posts() == before and np.array_equal(y64, Y32[order[:256]])
+
+
+def test_only_a_net_with_work_to_share_starts_the_team() -> None:
+    """The seed net (10,431 parameters, batches of 51 KB) leaves OpenBLAS its own threads; a
+    net past the thresholds starts the team."""
+    out = _run(
+        """
+        import numpy as np
+        import xpnn
+        from xpnn.fused import blas, team
+        rng = np.random.default_rng(0)
+        def fit(features, units):
+            x = rng.standard_normal((256, features)).astype(np.float32)
+            y = (x[:, 0] > 0).astype(np.float32)
+            model = xpnn.Sequential([xpnn.Input((features,)), xpnn.Dense(units, "sigmoid"),
+                                     xpnn.Dense(15, "sigmoid"), xpnn.Dense(1, "sigmoid")])
+            model.compile(optimizer="adam", loss="binary_crossentropy")
+            model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+        fit(400, 25)
+        small = (team.width(), team._installed)
+        fit(400, 100)
+        print(small, team.width() >= 1, team._installed, blas.CONTROL["get_num_threads"]())
+        """
+    )
+    small, started, installed, threads = out.rsplit(maxsplit=3)
+    assert small == "(0, False)"
+    if int(threads) >= 2:
+        assert (started, installed) == ("True", "True")

@@ -9,7 +9,9 @@ split as it would have split them, and the update and the gather are elementwise
 with the team computes the same values to the bit as one without.
 
 The team starts with the first compiled pass that can use it (Linux on x86-64, NumPy's own
-OpenBLAS with the callback, two threads or more) and lives as long as the process: once
+OpenBLAS with the callback, two threads or more, and a net with work to share: 32,768
+parameters or more, or batches of 64 KB; layers.DenseStack decides) and lives as long as the
+process: once
 installed, OpenBLAS's jobs keep coming to it, from any thread. Its threads (started in
 fused/cpu.py with pthread_create: they run no Python) spin for about 20-30 ms after a task, as
 OpenBLAS's own do, then sleep until the next. A pass starts as many as OpenBLAS's thread count

@@ -346,13 +346,18 @@ class DenseStack(Chain):
             return None
         stack = (self.Ws, self.bs, self.codes, self.zs, self.As, self.dWs, self.dbs, self.dxs)
         first, output = self.spaces[0], self.As[-1]
+        # the thread team (fused/team.py) where the pass has work to share with it: an update
+        # or a gather big enough to split; a smaller net's products are too small for OpenBLAS
+        # to split as well, so it does not start the team (nor compile it)
+        big = sum(p.size for p in self.Ws + self.bs) >= cpu.ADAM_SPLIT
 
         def train(
             X: Any, Y: Any, order: Any, start: int, steps: int, bufs: Any, *state: Any
         ) -> tuple[int, Any]:
             """Chain.trainer's ``train``; ``state``: ``(update, totals, metrics)``."""
             first.x = bufs[0]  # the first layer's input, as Dense.forward notes it
-            bad = kernel(X, Y, order, start, steps, bufs, stack, team.team(), *state, *args)
+            words = team.team() if big or bufs[0].nbytes >= cpu.GATHER_SPLIT else cpu.IDLE
+            bad = kernel(X, Y, order, start, steps, bufs, stack, words, *state, *args)
             return bad, output
 
         return train
