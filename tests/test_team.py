@@ -99,8 +99,9 @@ def test_a_pass_with_the_team_equals_one_without(
     dtype: str, targets: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Big enough that the pass splits its gather (batch 128 x 200 features) and its Adam
-    update (more than 40,000 weights) across the team: the same weights, history and
-    predictions to the bit, whether the data's rows can be copied as bytes or not."""
+    update (more than 40,000 weights) across the team, and with batches of 700 its first
+    layer's activation and ReLU backward, as predict does on 1,000 rows: the same weights,
+    history and predictions to the bit, whether the data's rows can be copied as bytes or not."""
     rng = np.random.default_rng(1)
     x = rng.standard_normal((1000, 200)).astype(dtype)
     if targets == "labels":
@@ -114,7 +115,9 @@ def test_a_pass_with_the_team_equals_one_without(
     for setting in ("0", "1"):
         monkeypatch.setenv("XPNN_TEAM", setting)
         model = _mlp(200, classes, dtype)
-        history = model.fit(x, y, epochs=3, batch_size=128, verbose=0).history
+        # binary: batches of 700 (700 x 192 values: the layers' work splits too)
+        batch = 700 if targets == "binary" else 128
+        history = model.fit(x, y, epochs=3, batch_size=batch, verbose=0).history
         runs.append((model.get_weights(), history, model.predict(x, verbose=0)))
     (w0, h0, p0), (w1, h1, p1) = runs
     assert all(np.array_equal(a, b) for a, b in zip(w0, w1))
@@ -308,3 +311,36 @@ def test_only_a_net_with_work_to_share_starts_the_team() -> None:
     assert small == "(0, False)"
     if int(threads) >= 2:
         assert (started, installed) == ("True", "True")
+
+
+@pytest.mark.skipif(_threads() < 2, reason="one OpenBLAS thread: no team")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_layers_work_in_parts_equals_it_whole(dtype: Any) -> None:
+    """A big layer's bias and activation (rows across the team) and its ReLU backward with the
+    bias gradient (columns across the team, each summed over all rows in order): the values
+    of one thread's, to the bit."""
+    words = team.team()
+    rng = np.random.default_rng(3)
+    rows, cols = 700, 300  # 210,000 values: past LAYER_SPLIT, and rows not a multiple of 16
+    z0 = rng.standard_normal((rows, cols)).astype(dtype)
+    b = rng.standard_normal(cols).astype(dtype)
+    for code in (cpu.LINEAR, cpu.RELU, cpu.SIGMOID, cpu.SOFTMAX):
+        for bias in (b, b[:0]):
+            if code == cpu.LINEAR and not bias.size:
+                continue  # nothing to do, nothing posted
+            want_z, want_a = z0.copy(), np.empty_like(z0)
+            cpu._bias_activate(want_z, bias, code, want_a)
+            z, a = z0.copy(), np.empty_like(z0)
+            before = _posts()
+            cpu._team_activate(words, z, bias, code, a if code != cpu.LINEAR else z)
+            assert _posts() == before + 1
+            assert np.array_equal(z, want_z)
+            assert np.array_equal(a if code != cpu.LINEAR else z, want_a if code else want_z)
+    d0 = rng.standard_normal((rows, cols)).astype(dtype)
+    want_d, want_sums = d0.copy(), np.empty(cols, dtype=dtype)
+    cpu.relu_backward_sums(want_d, z0, want_sums)
+    d, sums = d0.copy(), np.full(cols, np.nan, dtype=dtype)
+    before = _posts()
+    cpu._team_relu_sums(words, d, z0, sums)
+    assert _posts() == before + 1
+    assert np.array_equal(d, want_d) and np.array_equal(sums, want_sums)

@@ -234,10 +234,17 @@ if ENABLED:
     def relu_backward_sums(delta: np.ndarray, z: np.ndarray, sums: np.ndarray) -> None:
         """relu_backward_inplace and column_sums of its result in one pass: the same products,
         and the same sums (rows added in order from 0)."""
+        _relu_sums_columns(delta, z, sums, 0, delta.shape[1])
+
+    @_jit
+    def _relu_sums_columns(
+        delta: np.ndarray, z: np.ndarray, sums: np.ndarray, lo: int, hi: int
+    ) -> None:
+        """relu_backward_sums on columns ``lo:hi`` only."""
         one, zero = delta.dtype.type(1.0), delta.dtype.type(0.0)
-        sums[:] = 0
+        sums[lo:hi] = 0
         for r in range(delta.shape[0]):
-            for c in range(delta.shape[1]):
+            for c in range(lo, hi):
                 v = delta[r, c] * (one if z[r, c] > 0 else zero)
                 delta[r, c] = v
                 sums[c] += v
@@ -585,9 +592,10 @@ if STACK_ENABLED:
     MAIL, DONE, SLEEP, TID = 0, 1, 2, 3  # the words of thread w's line, at LINES + 8 * w
     TEAM_MAX = 63  # threads besides the caller (OpenBLAS's wheels: MAX_THREADS=64)
     TEAM_WORDS = LINES + 8 * TEAM_MAX
-    TASK_JOBS, TASK_ADAM, TASK_GATHER = 1, 2, 3  # the kinds of task
+    TASK_JOBS, TASK_ADAM, TASK_GATHER, TASK_ACTIVATE, TASK_RELU_SUMS = 1, 2, 3, 4, 5  # tasks
     SPIN_CYCLES = 1 << 26  # about 20-30 ms of spinning before a thread sleeps (OpenBLAS: 2^28)
     ADAM_SPLIT, GATHER_SPLIT = 1 << 15, 1 << 16  # smaller updates (values), gathers (bytes): inline
+    LAYER_SPLIT = 1 << 17  # a layer's activation or ReLU backward splits from this many values
     _SYS_FUTEX, _SYS_SCHED_YIELD, _FUTEX_WAIT, _FUTEX_WAKE = 202, 24, 128, 129  # x86-64, private
     if TEAM_SUPPORTED:
         TEAM = np.zeros(TEAM_WORDS, dtype=np.int64)  # the one team of the process
@@ -913,6 +921,10 @@ if STACK_ENABLED:
                     _adam_part(base, w + 1, parts)
                 elif kind == TASK_GATHER:
                     _gather_part(base, w + 1, parts)
+                elif kind == TASK_ACTIVATE:
+                    _activate_part(base, w + 1, parts)
+                elif kind == TASK_RELU_SUMS:
+                    _relu_sums_part(base, w + 1, parts)
                 _store(line + 8 * DONE, gen)
                 since = _cycles()
 
@@ -1011,6 +1023,88 @@ if STACK_ENABLED:
             adam_update(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], t, lr, hyper[1], hyper[2], hyper[3])
             _finish(base, parts)
 
+        @_jit
+        def _activate_part(base: int, part: int, parts: int) -> None:
+            """Rows ``part`` of ``parts`` of the posted ``_bias_activate`` (``TASK_ACTIVATE``
+            ARGS: the addresses of z, a and b, b's length, the rows, columns, activation code
+            and item size)."""
+            a = [_load(base + 8 * (ARGS + i)) for i in range(8)]
+            rows, cols, size = a[4], a[5], a[7]
+            lo, hi = _part(rows, part, parts)
+            if hi <= lo:
+                return
+            at, shape = lo * cols * size, (hi - lo, cols)
+            if size == 4:
+                z, out = (
+                    numba.carray(_f32_at(a[0] + at), shape),
+                    numba.carray(_f32_at(a[1] + at), shape),
+                )
+                _bias_activate(z, numba.carray(_f32_at(a[2]), a[3]), a[6], out)
+            else:
+                z64 = numba.carray(_f64_at(a[0] + at), shape)
+                out64 = numba.carray(_f64_at(a[1] + at), shape)
+                _bias_activate(z64, numba.carray(_f64_at(a[2]), a[3]), a[6], out64)
+
+        @_jit
+        def _relu_sums_part(base: int, part: int, parts: int) -> None:
+            """Columns ``part`` of ``parts`` of the posted ``relu_backward_sums``
+            (``TASK_RELU_SUMS`` ARGS: the addresses of delta, z and the sums, the rows, columns
+            and item size): each column summed over all rows in order, as one thread would."""
+            a = [_load(base + 8 * (ARGS + i)) for i in range(6)]
+            rows, cols, size = a[3], a[4], a[5]
+            lo, hi = _part(cols, part, parts)
+            if size == 4:
+                d, z = (
+                    numba.carray(_f32_at(a[0]), (rows, cols)),
+                    numba.carray(_f32_at(a[1]), (rows, cols)),
+                )
+                _relu_sums_columns(d, z, numba.carray(_f32_at(a[2]), cols), lo, hi)
+            else:
+                d64 = numba.carray(_f64_at(a[0]), (rows, cols))
+                z64 = numba.carray(_f64_at(a[1]), (rows, cols))
+                _relu_sums_columns(d64, z64, numba.carray(_f64_at(a[2]), cols), lo, hi)
+
+        @_jit
+        def _team_activate(team: Any, z: Any, b: Any, code: int, a: Any) -> None:
+            """``_bias_activate`` in row parts across the team (each row as one thread does it)."""
+            base = _address(team)
+            parts = _load(base + 8 * SPLIT)
+            idle = code == LINEAR and b.shape[0] == 0  # nothing to do
+            if parts <= 1 or z.size < LAYER_SPLIT or idle or not _splittable(z, a, b, z):
+                _bias_activate(z, b, code, a)
+                return
+            _lock(base)
+            _store(base + 8 * ARGS, _address(z))
+            _store(base + 8 * (ARGS + 1), _address(a))
+            _store(base + 8 * (ARGS + 2), _address(b))
+            _store(base + 8 * (ARGS + 3), b.shape[0])
+            _store(base + 8 * (ARGS + 4), z.shape[0])
+            _store(base + 8 * (ARGS + 5), z.shape[1])
+            _store(base + 8 * (ARGS + 6), code)
+            _store(base + 8 * (ARGS + 7), z.itemsize)
+            parts = _post(base, TASK_ACTIVATE, parts)
+            _activate_part(base, 0, parts)
+            _finish(base, parts)
+
+        @_jit
+        def _team_relu_sums(team: Any, delta: Any, z: Any, sums: Any) -> None:
+            """``relu_backward_sums`` in column parts across the team (the same sums)."""
+            base = _address(team)
+            parts = _load(base + 8 * SPLIT)
+            if parts <= 1 or delta.size < LAYER_SPLIT or not _splittable(delta, z, sums, delta):
+                relu_backward_sums(delta, z, sums)
+                return
+            _lock(base)
+            _store(base + 8 * ARGS, _address(delta))
+            _store(base + 8 * (ARGS + 1), _address(z))
+            _store(base + 8 * (ARGS + 2), _address(sums))
+            _store(base + 8 * (ARGS + 3), delta.shape[0])
+            _store(base + 8 * (ARGS + 4), delta.shape[1])
+            _store(base + 8 * (ARGS + 5), delta.itemsize)
+            parts = _post(base, TASK_RELU_SUMS, parts)
+            _relu_sums_part(base, 0, parts)
+            _finish(base, parts)
+
     else:
         TEAM = IDLE = np.zeros(TEAM_WORDS, dtype=np.int64)
 
@@ -1024,6 +1118,14 @@ if STACK_ENABLED:
             team: Any, w: Any, g: Any, m: Any, v: Any, t: Any, lr: Any, hyper: Any
         ) -> None:
             adam_update(w, g, m, v, t, lr, hyper[1], hyper[2], hyper[3])
+
+        @_jit
+        def _team_activate(team: Any, z: Any, b: Any, code: int, a: Any) -> None:
+            _bias_activate(z, b, code, a)
+
+        @_jit
+        def _team_relu_sums(team: Any, delta: Any, z: Any, sums: Any) -> None:
+            relu_backward_sums(delta, z, sums)
 
     # -- a stack of Dense layers, forward or backward in one call (layers.DenseStack) -----------
     # On a small network the step's arithmetic is cheap and its calls are not: the seed net
@@ -1058,13 +1160,16 @@ if STACK_ENABLED:
                 softmax_forward(z, a)
 
     @_jit
-    def stack_forward(x: np.ndarray, Ws: Any, bs: Any, codes: Any, zs: Any, As: Any) -> None:
-        """Every layer's ``z = a_prev @ W + b`` and ``a = g(z)`` into ``zs`` and ``As``."""
+    def stack_forward(
+        x: np.ndarray, Ws: Any, bs: Any, codes: Any, zs: Any, As: Any, team: Any
+    ) -> None:
+        """Every layer's ``z = a_prev @ W + b`` and ``a = g(z)`` into ``zs`` and ``As`` (big
+        layers' activations in parts across the team, fused/team.py: ``IDLE`` for none)."""
         matmul(x, _flag(False), Ws[0], _flag(False), zs[0])
-        _bias_activate(zs[0], bs[0], codes[0], As[0])
+        _team_activate(team, zs[0], bs[0], codes[0], As[0])
         for i in range(1, len(Ws)):
             matmul(As[i - 1], _flag(False), Ws[i], _flag(False), zs[i])
-            _bias_activate(zs[i], bs[i], codes[i], As[i])
+            _team_activate(team, zs[i], bs[i], codes[i], As[i])
 
     @_jit
     def _layer_backward(
@@ -1075,12 +1180,13 @@ if STACK_ENABLED:
         a: np.ndarray,
         dW: np.ndarray,
         db: np.ndarray,
+        team: Any,
     ) -> None:
         """``d`` becomes ``dL/dz`` (in place), then ``dW = inp.T @ d`` and ``db`` its column sums
         (kernels.dense_backward_into, less the input gradient)."""
         summed = code == RELU and db.shape[0] > 0  # ReLU's backward and db in one pass
         if summed:
-            relu_backward_sums(d, z, db)
+            _team_relu_sums(team, d, z, db)
         elif code == RELU:
             relu_backward_inplace(d, z)
         elif code == SIGMOID:
@@ -1103,6 +1209,7 @@ if STACK_ENABLED:
         dbs: Any,
         dxs: Any,
         shortcut: bool,
+        team: Any,
     ) -> None:
         """The gradients of every layer from ``delta``, the output's ``dL/da`` (``dL/dz`` when
         ``shortcut``: the loss took the output activation's derivative already). ``delta``
@@ -1111,11 +1218,11 @@ if STACK_ENABLED:
         d = delta
         for i in range(last, 0, -1):
             code = LINEAR if shortcut and i == last else codes[i]
-            _layer_backward(d, As[i - 1], code, zs[i], As[i], dWs[i], dbs[i])
+            _layer_backward(d, As[i - 1], code, zs[i], As[i], dWs[i], dbs[i], team)
             matmul(d, _flag(False), Ws[i], _flag(True), dxs[i])
             d = dxs[i]
         code = LINEAR if shortcut and last == 0 else codes[0]
-        _layer_backward(d, x, code, zs[0], As[0], dWs[0], dbs[0])
+        _layer_backward(d, x, code, zs[0], As[0], dWs[0], dbs[0], team)
 
     # -- the training pass of a stack: gather, forward, loss, backward in one call ---------------
     # One kernel per fused loss (numba types every branch, and the losses' targets differ:
@@ -1159,7 +1266,7 @@ if STACK_ENABLED:
         x, y, _ = bufs
         Ws, bs, codes, zs, As = stack[:5]
         _team_gather(team, X, Y, order, start, x, y)
-        stack_forward(x, Ws, bs, codes, zs, As)
+        stack_forward(x, Ws, bs, codes, zs, As, team)
         return As[len(As) - 1]
 
     @_jit
@@ -1222,7 +1329,7 @@ if STACK_ENABLED:
         x, y, delta = bufs
         Ws, _, codes, zs, As, dWs, dbs, dxs = stack
         _add_metrics(As[len(As) - 1], y, metrics, totals)
-        stack_backward(delta, x, Ws, codes, zs, As, dWs, dbs, dxs, True)
+        stack_backward(delta, x, Ws, codes, zs, As, dWs, dbs, dxs, True, team)
         params, grads, m, v, t, lr, hyper = update
         if hyper[0] == ADAM:
             t[0] += 1.0

@@ -316,6 +316,7 @@ class DenseStack(Chain):
     ) -> None:
         super().__init__(layers, spaces, training)
         self.codes, self.dtype = codes, dtype
+        self.widest = max(layer.units for layer in layers)
         none = np.zeros(0, dtype=dtype)
         self.Ws = tuple(layer.kernel for layer in layers)
         self.bs = tuple(layer.bias if layer.use_bias else none for layer in layers)
@@ -336,8 +337,17 @@ class DenseStack(Chain):
         if not self._takes(x):
             return super().forward(x)
         self.spaces[0].x = x
-        cpu.stack_forward(x, self.Ws, self.bs, self.codes, self.zs, self.As)
+        cpu.stack_forward(x, self.Ws, self.bs, self.codes, self.zs, self.As, self._team(x))
         return self.As[-1]
+
+    def _team(self, x: Any, big: bool = False) -> Any:
+        """The thread team (fused/team.py) for a call with ``x`` as its input, where it has work
+        to share with it (``big``, or a layer of ``x``'s rows big enough to split), else
+        ``cpu.IDLE``: a small net's products are too small for OpenBLAS to split either, so it
+        does not start the team (nor compile it)."""
+        if big or x.shape[0] * self.widest >= cpu.LAYER_SPLIT or x.nbytes >= cpu.GATHER_SPLIT:
+            return team.team()
+        return cpu.IDLE
 
     def trainer(self, loss_kernel: tuple[str, tuple[Any, ...]]) -> Any:
         name, args = loss_kernel
@@ -346,17 +356,14 @@ class DenseStack(Chain):
             return None
         stack = (self.Ws, self.bs, self.codes, self.zs, self.As, self.dWs, self.dbs, self.dxs)
         first, output = self.spaces[0], self.As[-1]
-        # the thread team (fused/team.py) where the pass has work to share with it: an update
-        # or a gather big enough to split; a smaller net's products are too small for OpenBLAS
-        # to split as well, so it does not start the team (nor compile it)
-        big = sum(p.size for p in self.Ws + self.bs) >= cpu.ADAM_SPLIT
+        big = sum(p.size for p in self.Ws + self.bs) >= cpu.ADAM_SPLIT  # Adam's update splits
 
         def train(
             X: Any, Y: Any, order: Any, start: int, steps: int, bufs: Any, *state: Any
         ) -> tuple[int, Any]:
             """Chain.trainer's ``train``; ``state``: ``(update, totals, metrics)``."""
             first.x = bufs[0]  # the first layer's input, as Dense.forward notes it
-            words = team.team() if big or bufs[0].nbytes >= cpu.GATHER_SPLIT else cpu.IDLE
+            words = self._team(bufs[0], big)
             bad = kernel(X, Y, order, start, steps, bufs, stack, words, *state, *args)
             return bad, output
 
@@ -366,6 +373,5 @@ class DenseStack(Chain):
         x = self.spaces[0].x
         if not (self._takes(delta) and delta.flags.writeable and self._takes(x)):
             return super().backward(delta, shortcut)
-        cpu.stack_backward(
-            delta, x, self.Ws, self.codes, self.zs, self.As, self.dWs, self.dbs, self.dxs, shortcut
-        )
+        stack = (self.Ws, self.codes, self.zs, self.As, self.dWs, self.dbs, self.dxs)
+        cpu.stack_backward(delta, x, *stack, shortcut, self._team(x))
