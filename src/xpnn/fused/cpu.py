@@ -55,7 +55,7 @@ except ImportError:  # without the fast extra, or with XPNN_NUMBA=0
 __all__ = ["ENABLED", "accepts"]
 
 # the team of threads (below) needs Linux's futex and x86's pause
-TEAM_ENABLED = sys.platform == "linux" and platform.machine() in ("x86_64", "AMD64")
+TEAM_ENABLED = sys.platform == "linux" and platform.machine() == "x86_64"
 
 
 def accepts(*arrays: Any) -> bool:
@@ -572,8 +572,9 @@ if STACK_ENABLED:
     # the products. On two cores whose time the host shares with other guests, OpenBLAS's idle
     # thread spinning beside that one thread slows the epoch by half again (benchmarks/README).
     # With OpenBLAS's ``set_threads_callback_function`` (0.3.27+) its jobs run on these threads
-    # instead (``_blas_threads``), and the pass hands them part of its own work too: Adam's
-    # update and the gather in parts, which are the same values however they are split. A
+    # instead (``_blas_threads``), and the stack hands them part of its own work too: Adam's
+    # update and the gather in parts, a big layer's bias and activation by rows and its ReLU
+    # backward by columns, each value computed as one thread computes it. A
     # product's jobs are the ones OpenBLAS would have run on its threads, in the same split, so
     # every product is OpenBLAS's own to the bit. fused/team.py installs the callback; the
     # threads are started here, with pthread_create (they run no Python), as many as a call

@@ -4,15 +4,16 @@ On its own, OpenBLAS runs a product's jobs on threads of its own that spin for a
 each call, and the training pass (fused/cpu.py ``stack_train_*``) runs its elementwise work on
 one thread between products. The team replaces OpenBLAS's threads with threads that do both:
 the jobs of every OpenBLAS call (through ``set_threads_callback_function``, OpenBLAS 0.3.27+),
-and parts of the pass's gather and Adam update. The jobs are the ones OpenBLAS would have run,
-split as it would have split them, and the update and the gather are elementwise, so a pass
-with the team computes the same values to the bit as one without.
+and parts of the pass's gather, Adam update and big layers' elementwise work. The jobs are the
+ones OpenBLAS would have run, split as it would have split them, and the rest is cut where
+every value is computed as one thread computes it, so a pass with the team gives the same
+values to the bit as one without.
 
-The team starts with the first compiled pass that can use it (Linux on x86-64, NumPy's own
+The team starts with the first compiled call that can use it (Linux on x86-64, NumPy's own
 OpenBLAS with the callback, two threads or more, and a net with work to share: 32,768
-parameters or more, or batches of 64 KB; layers.DenseStack decides) and lives as long as the
-process: once
-installed, OpenBLAS's jobs keep coming to it, from any thread. Its threads (started in
+parameters, batches of 64 KB, or a layer of 131,072 values; layers.DenseStack decides) and
+lives as long as the process: once installed, OpenBLAS's jobs keep coming to it, from any
+thread. Its threads (started in
 fused/cpu.py with pthread_create: they run no Python) spin for about 20-30 ms after a task, as
 OpenBLAS's own do, then sleep until the next. A pass starts as many as OpenBLAS's thread count
 (``OPENBLAS_NUM_THREADS``, threadpoolctl) less one, and cuts its own work into that many parts
