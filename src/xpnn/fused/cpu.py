@@ -1067,44 +1067,50 @@ if STACK_ENABLED:
 
         @_jit
         def _team_activate(team: Any, z: Any, b: Any, code: int, a: Any) -> None:
-            """``_bias_activate`` in row parts across the team (each row as one thread does it)."""
+            """``_bias_activate`` in row parts across the team (each row as one thread does it).
+            One call of each kernel on the caller's side, on the caller's own array types: each
+            call site is compiled into every pass that reaches it."""
             base = _address(team)
             parts = _load(base + 8 * SPLIT)
             idle = code == LINEAR and b.shape[0] == 0  # nothing to do
-            if parts <= 1 or z.size < LAYER_SPLIT or idle or not _splittable(z, a, b, z):
-                _bias_activate(z, b, code, a)
-                return
-            _lock(base)
-            _store(base + 8 * ARGS, _address(z))
-            _store(base + 8 * (ARGS + 1), _address(a))
-            _store(base + 8 * (ARGS + 2), _address(b))
-            _store(base + 8 * (ARGS + 3), b.shape[0])
-            _store(base + 8 * (ARGS + 4), z.shape[0])
-            _store(base + 8 * (ARGS + 5), z.shape[1])
-            _store(base + 8 * (ARGS + 6), code)
-            _store(base + 8 * (ARGS + 7), z.itemsize)
-            parts = _post(base, TASK_ACTIVATE, parts)
-            _activate_part(base, 0, parts)
-            _finish(base, parts)
+            split = parts > 1 and z.size >= LAYER_SPLIT and not idle and _splittable(z, a, b, z)
+            lo, hi = 0, z.shape[0]
+            if split:
+                _lock(base)
+                _store(base + 8 * ARGS, _address(z))
+                _store(base + 8 * (ARGS + 1), _address(a))
+                _store(base + 8 * (ARGS + 2), _address(b))
+                _store(base + 8 * (ARGS + 3), b.shape[0])
+                _store(base + 8 * (ARGS + 4), z.shape[0])
+                _store(base + 8 * (ARGS + 5), z.shape[1])
+                _store(base + 8 * (ARGS + 6), code)
+                _store(base + 8 * (ARGS + 7), z.itemsize)
+                parts = _post(base, TASK_ACTIVATE, parts)
+                lo, hi = _part(z.shape[0], 0, parts)
+            _bias_activate(z[lo:hi], b, code, a[lo:hi])
+            if split:
+                _finish(base, parts)
 
         @_jit
         def _team_relu_sums(team: Any, delta: Any, z: Any, sums: Any) -> None:
             """``relu_backward_sums`` in column parts across the team (the same sums)."""
             base = _address(team)
             parts = _load(base + 8 * SPLIT)
-            if parts <= 1 or delta.size < LAYER_SPLIT or not _splittable(delta, z, sums, delta):
-                relu_backward_sums(delta, z, sums)
-                return
-            _lock(base)
-            _store(base + 8 * ARGS, _address(delta))
-            _store(base + 8 * (ARGS + 1), _address(z))
-            _store(base + 8 * (ARGS + 2), _address(sums))
-            _store(base + 8 * (ARGS + 3), delta.shape[0])
-            _store(base + 8 * (ARGS + 4), delta.shape[1])
-            _store(base + 8 * (ARGS + 5), delta.itemsize)
-            parts = _post(base, TASK_RELU_SUMS, parts)
-            _relu_sums_part(base, 0, parts)
-            _finish(base, parts)
+            split = parts > 1 and delta.size >= LAYER_SPLIT and _splittable(delta, z, sums, delta)
+            lo, hi = 0, delta.shape[1]
+            if split:
+                _lock(base)
+                _store(base + 8 * ARGS, _address(delta))
+                _store(base + 8 * (ARGS + 1), _address(z))
+                _store(base + 8 * (ARGS + 2), _address(sums))
+                _store(base + 8 * (ARGS + 3), delta.shape[0])
+                _store(base + 8 * (ARGS + 4), delta.shape[1])
+                _store(base + 8 * (ARGS + 5), delta.itemsize)
+                parts = _post(base, TASK_RELU_SUMS, parts)
+                lo, hi = _part(delta.shape[1], 0, parts)
+            _relu_sums_columns(delta, z, sums, lo, hi)
+            if split:
+                _finish(base, parts)
 
     else:
         TEAM = IDLE = np.zeros(TEAM_WORDS, dtype=np.int64)
