@@ -759,14 +759,6 @@ if STACK_ENABLED:
                     _pause()
 
         @_jit
-        def team_lock(team: np.ndarray) -> None:
-            _lock(_address(team))
-
-        @_jit
-        def team_unlock(team: np.ndarray) -> None:
-            _store(_address(team) + 8 * LOCK, 0)
-
-        @_jit
         def _line(base: int, w: int) -> int:
             """The address of thread ``w``'s line."""
             return base + 8 * (LINES + 8 * w)
@@ -786,6 +778,15 @@ if STACK_ENABLED:
                 if _load(line + 8 * SLEEP) != 0:
                     _syscall(_SYS_FUTEX, line, _FUTEX_WAKE, 1, 0)
             return parts
+
+        @_jit
+        def _post_task(base: int, kind: int, parts: int, args: Any) -> int:
+            """Take the lock, write ``args`` (int64s) to the ARGS words and post the task of
+            ``kind`` in ``parts`` parts; the parts it is cut into (``_post``)."""
+            _lock(base)
+            for i in range(len(args)):
+                _store(base + 8 * (ARGS + i), args[i])
+            return _post(base, kind, parts)
 
         @_jit
         def _finish(base: int, parts: int) -> None:
@@ -844,11 +845,11 @@ if STACK_ENABLED:
                     _run_job(dojob, np.int32(j), data + j * size, extra)
                 return
             base = _team_address()
-            _lock(base)
             parts = min(np.int64(jobs), TEAM_MAX + 1)  # OpenBLAS runs at most 64 (MAX_THREADS)
-            for i, value in enumerate((dojob, data, size, np.int64(jobs), np.int64(extra))):
-                _store(base + 8 * (ARGS + i), value)
-            parts = _post(base, TASK_JOBS, parts)  # fewer only if threads could not start:
+            args = (dojob, data, size, np.int64(jobs), np.int64(extra))
+            parts = _post_task(
+                base, TASK_JOBS, parts, args
+            )  # fewer only if threads could not start:
             _blas_jobs(base, 0, parts)  # then jobs wrap around (and may wait on each other)
             _finish(base, parts)
 
@@ -989,14 +990,9 @@ if STACK_ENABLED:
                 _gather(X, order, start, x)
                 _gather(Y, order, start, y)
                 return
-            _lock(base)
             xr, yr = x.size // rows * x.itemsize, y.size // rows * y.itemsize
             args = (_address(X), xr, _address(x), _address(Y), yr, _address(y), _address(order))
-            for i in range(7):
-                _store(base + 8 * (ARGS + i), args[i])
-            _store(base + 8 * (ARGS + 7), start)
-            _store(base + 8 * (ARGS + 8), rows)
-            parts = _post(base, TASK_GATHER, parts)
+            parts = _post_task(base, TASK_GATHER, parts, (*args, np.int64(start), rows))
             lo, hi = _part(rows, 0, parts)
             _gather(X, order, start + lo, x[lo:hi])
             _gather(Y, order, start + lo, y[lo:hi])
@@ -1012,14 +1008,8 @@ if STACK_ENABLED:
             if parts <= 1 or w.size < ADAM_SPLIT or not _splittable(w, g, m, v):
                 adam_update(w, g, m, v, t, lr, hyper[1], hyper[2], hyper[3])
                 return
-            _lock(base)
             args = (_address(w), _address(g), _address(m), _address(v), _address(t), _address(lr))
-            for i in range(6):
-                _store(base + 8 * (ARGS + i), args[i])
-            _store(base + 8 * (ARGS + 6), _address(hyper))
-            _store(base + 8 * (ARGS + 7), w.size)
-            _store(base + 8 * (ARGS + 8), w.itemsize)
-            parts = _post(base, TASK_ADAM, parts)
+            parts = _post_task(base, TASK_ADAM, parts, (*args, _address(hyper), w.size, w.itemsize))
             lo, hi = _part(w.size, 0, parts)
             adam_update(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], t, lr, hyper[1], hyper[2], hyper[3])
             _finish(base, parts)
@@ -1076,16 +1066,9 @@ if STACK_ENABLED:
             split = parts > 1 and z.size >= LAYER_SPLIT and not idle and _splittable(z, a, b, z)
             lo, hi = 0, z.shape[0]
             if split:
-                _lock(base)
-                _store(base + 8 * ARGS, _address(z))
-                _store(base + 8 * (ARGS + 1), _address(a))
-                _store(base + 8 * (ARGS + 2), _address(b))
-                _store(base + 8 * (ARGS + 3), b.shape[0])
-                _store(base + 8 * (ARGS + 4), z.shape[0])
-                _store(base + 8 * (ARGS + 5), z.shape[1])
-                _store(base + 8 * (ARGS + 6), code)
-                _store(base + 8 * (ARGS + 7), z.itemsize)
-                parts = _post(base, TASK_ACTIVATE, parts)
+                arrays = (_address(z), _address(a), _address(b), b.shape[0])
+                shape = (z.shape[0], z.shape[1], np.int64(code), z.itemsize)
+                parts = _post_task(base, TASK_ACTIVATE, parts, (*arrays, *shape))
                 lo, hi = _part(z.shape[0], 0, parts)
             _bias_activate(z[lo:hi], b, code, a[lo:hi])
             if split:
@@ -1099,14 +1082,9 @@ if STACK_ENABLED:
             split = parts > 1 and delta.size >= LAYER_SPLIT and _splittable(delta, z, sums, delta)
             lo, hi = 0, delta.shape[1]
             if split:
-                _lock(base)
-                _store(base + 8 * ARGS, _address(delta))
-                _store(base + 8 * (ARGS + 1), _address(z))
-                _store(base + 8 * (ARGS + 2), _address(sums))
-                _store(base + 8 * (ARGS + 3), delta.shape[0])
-                _store(base + 8 * (ARGS + 4), delta.shape[1])
-                _store(base + 8 * (ARGS + 5), delta.itemsize)
-                parts = _post(base, TASK_RELU_SUMS, parts)
+                arrays = (_address(delta), _address(z), _address(sums))
+                shape = (delta.shape[0], delta.shape[1], delta.itemsize)
+                parts = _post_task(base, TASK_RELU_SUMS, parts, (*arrays, *shape))
                 lo, hi = _part(delta.shape[1], 0, parts)
             _relu_sums_columns(delta, z, sums, lo, hi)
             if split:
