@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn import Dense, Input, Sequential, losses, optimizers
+from xpnn import Dense, Input, Sequential, losses, optimizers, training
 from xpnn.backend import array_module
 
 from helpers import blobs
@@ -293,6 +293,50 @@ def test_predict_of_other_activations_matches_numpy(xp: Any) -> None:
     z = np.tanh(np.maximum(x @ W1 + b1, 0) @ W2 + b2) @ W3 + b3
     expected = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(model.predict(x), expected, rtol=1e-12)
+
+
+class _Sizes(xpnn.layers.Activation):
+    """A linear Activation layer that notes the batch size of every forward."""
+
+    def __init__(self, rowwise: bool) -> None:
+        super().__init__(None)
+        self.rowwise, self.sizes = rowwise, []
+
+    def forward(self, x: Any, training: bool = False, ws: Any = None) -> Any:
+        self.sizes.append(x.shape[0])
+        return super().forward(x, training, ws)
+
+
+@pytest.mark.parametrize("n", [1_025, 1_400, 2_049, 5_000, 60_000, 102_401])
+def test_cpu_predict_blocks_are_even_and_aligned(n: int) -> None:
+    starts = training._batch_starts(n, n, cpu=True)
+    sizes = np.diff([*starts, n])
+    assert starts[0] == 0 and all(s % 16 == 0 for s in starts)
+    assert sizes.min() >= 3 * training.CPU_BLOCK_ROWS // 4 - 16
+    assert sizes.max() <= 3 * training.CPU_BLOCK_ROWS // 2
+    if len(sizes) > 1:  # all but the last a multiple of 16, within 16 rows of each other
+        assert sizes[:-1].max() - sizes[:-1].min() <= 16
+    # a batch size the user gives up to the block size, or off the CPU, is kept as given
+    assert training._batch_starts(n, 512, cpu=True) == list(range(0, n, 512))
+    assert training._batch_starts(n, n, cpu=False) == [0]
+    assert training._batch_starts(1_000, 4_096, cpu=True) == [0]
+
+
+def test_cpu_predict_runs_a_big_batch_in_blocks_of_rowwise_layers(xp: Any) -> None:
+    x, _ = blobs(5_000, 20, 2, seed=4)
+    rows = _Sizes(rowwise=True)
+    model = Sequential([Input((20,)), Dense(64, "relu"), rows, Dense(3)], seed=0)
+    blocked = model.predict(x, batch_size=5_000)
+    if xp is np:  # five blocks of about 1,000 rows, starting at multiples of 16
+        assert rows.sizes == [992, 1_008, 992, 1_008, 1_000]
+    else:  # on the GPU (or the strict backend) one batch
+        assert rows.sizes == [5_000]
+    rows.rowwise, rows.sizes = False, []  # a layer that may mix rows: the batch as given
+    whole = model.predict(x, batch_size=5_000)
+    assert rows.sizes == [5_000]
+    np.testing.assert_allclose(blocked, whole, rtol=1e-6, atol=1e-7)
+    W1, b1, W2, b2 = model.get_weights()
+    np.testing.assert_allclose(blocked, np.maximum(x @ W1 + b1, 0) @ W2 + b2, rtol=1e-4, atol=1e-5)
 
 
 def test_calling_the_model_keeps_device_arrays_on_the_device(xp: Any) -> None:

@@ -32,6 +32,8 @@ class Activation(Layer):
         name: the layer's name.
     """
 
+    rowwise = True
+
     def __init__(self, activation: Any, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
         self.activation = activations.get(activation)

@@ -22,6 +22,8 @@ Output shortcut: a layer ending in an ``activation`` may also implement
 Internal state: a layer whose ``state_in_weights`` is false keeps its state out of
     ``get_weights`` and the parameter counts (Keras does not list it), though it is saved.
 Saving: ``get_config()`` (with ``class_name``) and ``from_config(config)``.
+Rows: a layer whose ``rowwise`` is true computes each row of its inference output from that
+    row of its input alone, so ``predict`` may cut a batch into smaller ones (training.py).
 
 A model's layers run through a ``Chain``: forward in order, backward in reverse, through one
 workspace per layer. ``layers.chain`` picks it, or ``Dense``'s compiled form of the same chain
@@ -46,6 +48,9 @@ class Layer:
     # False for internal state Keras does not list as weights (Dropout's seed and counter):
     # saved with the model, but not in get_weights()/set_weights() nor in the counts
     state_in_weights = True
+    # True when an inference row depends on its input row alone (every built-in layer): such
+    # a model's CPU predict runs big batches in cache-sized blocks (training.predict_arrays)
+    rowwise = False
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         """``kwargs``: Keras's layer keywords a drop-in must take: ``input_shape`` (or

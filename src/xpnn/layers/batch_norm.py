@@ -59,6 +59,8 @@ class BatchNormalization(Layer):
     ``moving_variance`` (non-trainable state).
     """
 
+    rowwise = True
+
     def __init__(
         self,
         axis: int = -1,

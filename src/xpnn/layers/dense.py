@@ -75,6 +75,8 @@ class Dense(Layer):
             model's ``kernel`` setting. (Named so because ``kernel`` is the weight matrix.)
     """
 
+    rowwise = True
+
     def __init__(
         self,
         units: int,

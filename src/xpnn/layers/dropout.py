@@ -93,6 +93,8 @@ class Dropout(Layer):
         name: the layer's name.
     """
 
+    rowwise = True
+
     # Keras keeps a seed generator's state out of ``layer.weights`` (it is in
     # ``layer.variables``): not in get_weights, not counted; saved all the same.
     state_in_weights = False

@@ -18,6 +18,8 @@ __all__ = ["Flatten"]
 class Flatten(Layer):
     """Flattens each sample (Keras's ``data_format`` is for images: outside the subset)."""
 
+    rowwise = True
+
     def __init__(self, data_format: str | None = None, name: str | None = None, **kwargs: Any):
         super().__init__(name, **kwargs)
         if data_format not in (None, "channels_last"):
