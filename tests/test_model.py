@@ -339,6 +339,44 @@ def test_cpu_predict_runs_a_big_batch_in_blocks_of_rowwise_layers(xp: Any) -> No
     np.testing.assert_allclose(blocked, np.maximum(x @ W1 + b1, 0) @ W2 + b2, rtol=1e-4, atol=1e-5)
 
 
+def test_predict_keeps_its_buffers_only_while_they_fit_the_model(xp: Any) -> None:
+    """predict keeps small batches' buffers for the next call (training._chain_for): new
+    weights, a rebuilt model or another kernel form are seen all the same."""
+    x, _ = blobs(300, 6, 2, seed=3)
+    model = Sequential([Input((6,)), Dense(5, "relu"), Dense(2)], seed=0)
+
+    def expected() -> np.ndarray:
+        W1, b1, W2, b2, *rest = model.get_weights()
+        out = np.maximum(x @ W1 + b1, 0) @ W2 + b2
+        return 1 / (1 + np.exp(-(out @ rest[0] + rest[1]))) if rest else out
+
+    for _ in range(2):
+        np.testing.assert_allclose(model.predict(x, batch_size=64), expected(), rtol=1e-5)
+    model.set_weights([w + 0.5 for w in model.get_weights()])
+    np.testing.assert_allclose(model.predict(x, batch_size=64), expected(), rtol=1e-5)
+    model.add(Dense(1, "sigmoid"))  # rebuilt: new buffers
+    assert model.predict(x, batch_size=64).shape == (300, 1)
+    np.testing.assert_allclose(model.predict(x, batch_size=64), expected(), rtol=1e-5)
+    for layer in model.layers:  # the per-neuron loop form computes the same
+        layer.kernel_form = "loop"
+    np.testing.assert_allclose(model.predict(x[:70], batch_size=64), expected()[:70], rtol=1e-5)
+
+
+def test_predict_from_several_threads_at_once() -> None:
+    """Threads predicting with one model each get their own rows' outputs (a kept chain is
+    used by one call at a time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = Sequential([Input((30,)), Dense(64, "relu"), Dense(3)], seed=0)
+    inputs_ = [blobs(2_000, 30, 2, seed=s)[0] for s in range(8)]
+    expected = [model.predict(x, batch_size=500) for x in inputs_]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(5):
+            outs = list(pool.map(lambda x: model.predict(x, batch_size=500), inputs_))
+            for out, want in zip(outs, expected):
+                np.testing.assert_array_equal(out, want)
+
+
 def test_calling_the_model_keeps_device_arrays_on_the_device(xp: Any) -> None:
     x, _ = blobs(12, 400, 2, seed=2)
     model = seed_model()

@@ -435,3 +435,46 @@ def test_integer_targets_keep_their_value_in_a_float64_model(xp: Any) -> None:
     target = 2**24 + 1
     assert m.evaluate(np.zeros((1, 1)), np.array([target])) == float(target) ** 2
     assert m.evaluate(np.zeros((1, 1)), [target]) == float(target) ** 2
+
+
+# predict leaves the search for NaN and infinity to the blocks: a compiled Dense stack searches
+# only when a block's first product is not finite (training.predict_arrays); the messages and
+# the cases that are not errors stay those of the full search, wherever the value sits
+BIG = np.random.default_rng(5).normal(size=(3_000, 40))
+
+
+@pytest.mark.parametrize("at", [(0, 0), (1_100, 7), (2_999, 39)])  # first, middle, last block
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("batch_size", [32, 3_000])
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_predict_finds_a_non_finite_value_in_any_block(
+    at: tuple[int, int], value: float, batch_size: int, activation: str
+) -> None:
+    model = Sequential([Input((40,)), Dense(8, activation), Dense(2, activation)], seed=0)
+    x = BIG.copy()
+    x[at] = value
+    message = (
+        rf"predict\(\) input x contains NaN or infinity \(first at row {at[0]}, column {at[1]}\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        model.predict(x, batch_size=batch_size)
+
+
+def test_predict_reports_a_float64_value_beyond_float32() -> None:
+    model = Sequential([Input((40,)), Dense(8, "relu"), Dense(1)], seed=0)
+    x = BIG.copy()
+    x[2_000, 3] = 1e300  # finite in float64, inf once cast to the model's float32
+    with pytest.raises(ValueError, match=r"beyond the range of the model's dtype float32"):
+        model.predict(x, batch_size=3_000)
+
+
+def test_predict_of_finite_data_that_overflows_or_nan_weights_is_not_an_input_error() -> None:
+    """A product can be infinite without a bad input (huge values, or a NaN weight):
+    predict then returns what the network computes, as without the deferred search."""
+    model = Sequential([Input((40,)), Dense(8, "relu"), Dense(1)], seed=0, dtype="float32")
+    x = BIG.copy()
+    x[1_500] = 3e38  # finite in float32; its row of the first product overflows
+    out = model.predict(x, batch_size=3_000)
+    assert np.isfinite(out[:1_500]).all() and np.isfinite(out[1_501:]).all()
+    model.layers[0].kernel[0, 0] = np.nan  # (set_weights refuses it)
+    assert np.isnan(model.predict(BIG, batch_size=3_000)).all()

@@ -23,6 +23,7 @@ from .backend import array_module, to_numpy
 __all__ = [
     "positive_int",
     "check_x",
+    "scan_x",
     "check_xy",
     "check_fit_args",
     "split_validation",
@@ -104,11 +105,13 @@ def _refuse_non_finite(original: Any, cast: Any, where: str, at: tuple[int, int]
     )
 
 
-def check_x(x: Any, where: str, input_dim: int | None, dtype: np.dtype) -> Any:
+def check_x(x: Any, where: str, input_dim: int | None, dtype: np.dtype, scan: bool = True) -> Any:
     """``x`` as a 2-D array of ``dtype`` (host arrays stay on the host, device on the device).
 
     ``where`` is the call (and argument) the messages name, e.g. ``"predict()"`` or
     ``"fit() validation_data"``; ``input_dim`` the feature count ``x`` must have, or None.
+    ``scan=False`` leaves the search for NaN and infinity in host data to the caller
+    (``scan_x``), for predict to run only where it must (training.predict_arrays).
     """
     call, argument = _names(where)
     if x is None:
@@ -149,20 +152,27 @@ def check_x(x: Any, where: str, input_dim: int | None, dtype: np.dtype) -> Any:
     # Checked after the cast: a float64 value beyond float32's range becomes inf there.
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
         cast = arr.astype(dtype, copy=False)
-        if on_device:
-            if not bool(to_numpy(array_module(cast).isfinite(cast).all())):
-                _refuse_non_finite(arr, cast, where, None)
-            return cast
-        # Row sums are finite only if every entry is (NaN and inf propagate); as a
-        # matrix-vector product they take one multithreaded BLAS pass, and the full search
-        # runs only when they are not (which may also be an overflow of the sums alone).
-        sums_finite = np.isfinite((cast @ np.ones(cast.shape[1], cast.dtype)).sum())
-    if not sums_finite:
-        finite = np.isfinite(cast)
-        if not finite.all():
-            row, col = np.argwhere(~finite)[0]
-            _refuse_non_finite(arr, cast, where, (int(row), int(col)))
+    if on_device:
+        if not bool(to_numpy(array_module(cast).isfinite(cast).all())):
+            _refuse_non_finite(arr, cast, where, None)
+    elif scan:
+        scan_x(arr, cast, where)
     return cast
+
+
+def scan_x(original: Any, cast: Any, where: str) -> None:
+    """Raise (as ``check_x``) for a NaN or infinity in the host array ``cast``, ``original``
+    cast to the model's dtype."""
+    # Row sums are finite only if every entry is (NaN and inf propagate); as a matrix-vector
+    # product they take one multithreaded BLAS pass, and the full search runs only when they
+    # are not (which may also be an overflow of the sums alone).
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite((cast @ np.ones(cast.shape[1], cast.dtype)).sum()):
+            return
+    finite = np.isfinite(cast)
+    if not finite.all():
+        row, col = np.argwhere(~finite)[0]
+        _refuse_non_finite(original, cast, where, (int(row), int(col)))
 
 
 def check_xy(

@@ -14,6 +14,7 @@ import math
 import numbers
 import os
 import re
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from . import distributed, inputs, weights
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from .backend import get_backend, to_device, to_numpy
+from .backend import array_module, get_backend, to_device, to_numpy
 from .callbacks import Callback, History, ProgressBar, begin_training
 from .layers import Input, Layer, deserialize
 from .layers.dense import check_kernel_form
@@ -415,13 +416,20 @@ class Sequential:
     def predict(self, x: Any, batch_size: int | None = 32, verbose: int = 0) -> np.ndarray:
         """The model's outputs for ``x`` as a NumPy array, whatever the backend."""
         batch_size = inputs.positive_int(32 if batch_size is None else batch_size, "batch_size")
-        x = inputs.check_x(self._flatten(x, "predict()"), "predict()", self.input_dim, self.dtype)
-        self._ensure_built(x)
-        dist, n = distributed.current(), x.shape[0]
+        x, dist = self._flatten(x, "predict()"), distributed.current()
+        # every rank checks all the rows (all raise alike); alone, predict_arrays may skip it
+        checked = inputs.check_x(x, "predict()", self.input_dim, self.dtype, dist is not None)
+        self._ensure_built(checked)
+        scan = None
+        if dist is None and array_module(checked) is np:  # host data: scanned where it must be
+            original = np.asarray(x)
+            if original.dtype.kind == "f":  # (integers are finite)
+                scan = partial(inputs.scan_x, original, checked, "predict()")
+        n = checked.shape[0]
         if dist is not None:  # each rank predicts its share; every rank gets all the rows
             lo, hi = distributed.shares(n, dist.size)[dist.rank]
-            x = x[lo:hi]
-        part = to_numpy(predict_arrays(self, to_device(x), batch_size))  # the one copy home
+            checked = checked[lo:hi]
+        part = to_numpy(predict_arrays(self, to_device(checked), batch_size, scan))  # one copy
         return part if dist is None else dist.gather_rows(part, n)
 
     # -- weights ----------------------------------------------------------------------------

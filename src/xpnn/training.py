@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -444,27 +446,109 @@ def _batch_starts(n: int, batch_size: int, cpu: bool) -> list[int]:
     return [16 * (i * n // (16 * blocks)) for i in range(blocks)]
 
 
-def predict_arrays(model: Any, X: Any, batch_size: int) -> Any:
+def predict_arrays(
+    model: Any, X: Any, batch_size: int, scan: Callable[[], None] | None = None
+) -> Any:
     """The model's outputs for the device array ``X``, batch by batch into one array of the
     same backend (on the CPU, in blocks of about ``CPU_BLOCK_ROWS`` rows when every layer is
-    ``rowwise``)."""
+    ``rowwise``).
+
+    ``scan``: the search of ``X`` for NaN and infinity (``inputs.scan_x``) where the caller
+    left it to this function, run before the first batch, or, where the layers are a compiled
+    Dense stack, only when a batch's first product (``x @ W + b``) is not finite: a NaN or
+    infinity in a row of ``x`` makes every value of that row of the product NaN or infinite
+    (NaN times anything, infinity times zero, and infinity plus its opposite are NaN), so a
+    finite product clears its rows without a second pass over them."""
     cpu = model._xp is np and all(layer.rowwise for layer in model.layers)
-    starts = _batch_starts(X.shape[0], batch_size, cpu)
-    out = model._xp.empty((X.shape[0], model.output_units), dtype=model.dtype)
-    for start, a, _ in _inference_batches(model, X, starts):
-        out[start : start + a.shape[0]] = a
+    n = X.shape[0]
+    starts = _batch_starts(n, batch_size, cpu)
+    out = model._xp.empty((n, model.output_units), dtype=model.dtype)
+    for start, stop, ch in _inference_chains(model, n, starts):
+        first = getattr(ch, "first_product", None)
+        if scan is not None and first is None:
+            scan()
+            scan = None
+        a = ch.forward(X[start:stop])
+        if scan is not None and not fused.cpu.all_finite(first):
+            scan()  # raises for a NaN or infinity in X; else the product overflowed: go on
+            scan = None
+        out[start:stop] = a
     return out
 
 
 def _inference_batches(model: Any, X: Any, starts: list[int]) -> Any:
     """``(start, output, layer workspaces)`` of each batch of ``X`` (from each of ``starts``
-    to the next), forward in inference mode through one set of layer buffers per batch size."""
-    xp, layers = model._xp, model.layers
+    to the next), forward in inference mode."""
+    for start, stop, ch in _inference_chains(model, X.shape[0], starts):
+        yield start, ch.forward(X[start:stop]), ch.spaces
+
+
+def _inference_chains(model: Any, n: int, starts: list[int]) -> Any:
+    """``(start, stop, chain)`` of each batch of ``n`` rows (from each of ``starts`` to the
+    next): one inference chain per batch size, kept with the model for the next call where
+    small (``_chain_for``)."""
     chains: dict[int, Any] = {}
-    for start, stop in zip(starts, [*starts[1:], X.shape[0]]):
-        x = X[start:stop]
-        b = x.shape[0]
-        if b not in chains:
-            spaces = [layer.workspace(b, xp, model.dtype, False) for layer in layers]
-            chains[b] = chain(layers, spaces, training=False)
-        yield start, chains[b].forward(x), chains[b].spaces
+    held: list[Any] = []
+    try:
+        for start, stop in zip(starts, [*starts[1:], n]):
+            b = stop - start
+            if b not in chains:
+                chains[b] = _chain_for(model, b, held)
+            yield start, stop, chains[b]
+    finally:
+        _release(held)
+
+
+# The inference chains of a model of rowwise layers whose buffers hold up to this many values
+# are kept for its next predict or evaluate (building one is most of the Python time of
+# predicting a thousand rows; a big one takes long enough to run that building it is
+# nothing): model -> {rows: [key, chain, in use, refs]}, the key naming what the chain points
+# at. A chain in use by one call is not lent to another (threads), and a released one lets go
+# of its input.
+KEEP_VALUES = 1 << 20
+_KEPT: weakref.WeakKeyDictionary[Any, dict[int, list[Any]]] = weakref.WeakKeyDictionary()
+_KEPT_LOCK = threading.Lock()
+
+
+def _chain_for(model: Any, b: int, held: list[Any]) -> Any:
+    """The inference chain of ``model`` for batches of ``b`` rows: the kept one while what it
+    points at is unchanged and no other call is using it (noted in ``held``), else new."""
+    layers = model.layers
+    keep = (
+        all(layer.rowwise for layer in layers)
+        and b * sum(layer.output_dim(layer.input_dim) for layer in layers) <= KEEP_VALUES
+    )
+    if not keep:
+        spaces = [layer.workspace(b, model._xp, model.dtype, False) for layer in layers]
+        return chain(layers, spaces, training=False)
+    refs = (model._params, model._state, *layers, *(layer.activation for layer in layers))
+    key = (
+        tuple(map(id, refs)),  # the entry holds refs: their ids cannot be reused meanwhile
+        tuple((getattr(layer, "form", None), layer.regularized) for layer in layers),
+        fused.cpu.STACK_ENABLED,
+    )
+    with _KEPT_LOCK:
+        kept = _KEPT.setdefault(model, {})
+        entry = kept.get(b)
+        if entry is not None and entry[0] == key and not entry[2]:
+            entry[2] = True
+            held.append(entry)
+            return entry[1]
+    spaces = [layer.workspace(b, model._xp, model.dtype, False) for layer in layers]
+    entry = [key, chain(layers, spaces, training=False), True, refs]
+    with _KEPT_LOCK:
+        kept[b] = entry  # in place of one that another call is using, if any
+        if len(kept) > 4:  # the oldest goes
+            del kept[next(iter(kept))]
+    held.append(entry)
+    return entry[1]
+
+
+def _release(held: list[Any]) -> None:
+    """Hand kept chains back after a call, without a reference to its input."""
+    with _KEPT_LOCK:
+        for entry in held:
+            for ws in entry[1].spaces:  # (an inference chain's forward sets them afresh)
+                if hasattr(ws, "x"):
+                    ws.x = None
+            entry[2] = False

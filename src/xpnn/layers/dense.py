@@ -332,6 +332,11 @@ class DenseStack(Chain):
         for ws, a in zip(spaces[1:], self.As):  # each layer's input, as Dense.forward notes it
             ws.x = a
 
+    @property
+    def first_product(self) -> Any:
+        """The first layer's ``x @ W + b`` of the last forward (either path writes it)."""
+        return self.zs[0]
+
     def _takes(self, a: Any) -> bool:
         return type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == self.dtype
 
