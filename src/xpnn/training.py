@@ -409,7 +409,7 @@ def evaluate_arrays(
     accumulators = [totals[s] for s in metric_slices(model.metrics)]
     activation = layers[-1].activation
     penalties = penalized(layers)
-    starts = list(range(0, X.shape[0], batch_size))
+    starts = _batch_starts(X.shape[0], batch_size, cpu=False)  # the batches as given
     for start, a, spaces in _inference_batches(model, X, starts):
         b = a.shape[0]
         yb = Y[start : start + b]
@@ -518,30 +518,30 @@ def _chain_for(model: Any, b: int, held: list[Any]) -> Any:
         all(layer.rowwise for layer in layers)
         and b * sum(layer.output_dim(layer.input_dim) for layer in layers) <= KEEP_VALUES
     )
-    if not keep:
-        spaces = [layer.workspace(b, model._xp, model.dtype, False) for layer in layers]
-        return chain(layers, spaces, training=False)
-    refs = (model._params, model._state, *layers, *(layer.activation for layer in layers))
-    key = (
-        tuple(map(id, refs)),  # the entry holds refs: their ids cannot be reused meanwhile
-        tuple((getattr(layer, "form", None), layer.regularized) for layer in layers),
-        fused.cpu.STACK_ENABLED,
-    )
-    with _KEPT_LOCK:
-        kept = _KEPT.setdefault(model, {})
-        entry = kept.get(b)
-        if entry is not None and entry[0] == key and not entry[2]:
-            entry[2] = True
-            held.append(entry)
-            return entry[1]
+    if keep:
+        refs = (model._params, model._state, *layers, *(layer.activation for layer in layers))
+        key = (
+            tuple(map(id, refs)),  # the entry holds refs: their ids cannot be reused meanwhile
+            tuple((getattr(layer, "form", None), layer.regularized) for layer in layers),
+            fused.cpu.STACK_ENABLED,
+        )
+        with _KEPT_LOCK:
+            kept = _KEPT.setdefault(model, {})
+            entry = kept.get(b)
+            if entry is not None and entry[0] == key and not entry[2]:
+                entry[2] = True
+                held.append(entry)
+                return entry[1]
     spaces = [layer.workspace(b, model._xp, model.dtype, False) for layer in layers]
-    entry = [key, chain(layers, spaces, training=False), True, refs]
-    with _KEPT_LOCK:
-        kept[b] = entry  # in place of one that another call is using, if any
-        if len(kept) > 4:  # the oldest goes
-            del kept[next(iter(kept))]
-    held.append(entry)
-    return entry[1]
+    made = chain(layers, spaces, training=False)
+    if keep:
+        entry = [key, made, True, refs]
+        with _KEPT_LOCK:
+            kept[b] = entry  # in place of one that another call is using, if any
+            if len(kept) > 4:  # the oldest goes
+                del kept[next(iter(kept))]
+        held.append(entry)
+    return made
 
 
 def _release(held: list[Any]) -> None:

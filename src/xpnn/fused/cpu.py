@@ -864,10 +864,10 @@ if STACK_ENABLED:
             base = _team_address()
             parts = min(np.int64(jobs), TEAM_MAX + 1)  # OpenBLAS runs at most 64 (MAX_THREADS)
             args = (dojob, data, size, np.int64(jobs), np.int64(extra))
-            parts = _post_task(
-                base, TASK_JOBS, parts, args
-            )  # fewer only if threads could not start:
-            _blas_jobs(base, 0, parts)  # then jobs wrap around (and may wait on each other)
+            # fewer parts only if threads could not start: then jobs wrap around (and may wait
+            # on each other)
+            parts = _post_task(base, TASK_JOBS, parts, args)
+            _blas_jobs(base, 0, parts)
             _finish(base, parts)
 
         @_jit
