@@ -24,7 +24,7 @@ from xpnn import (
     training,
 )
 from xpnn.callbacks import ProgressBar
-from xpnn.fused import blas, cpu
+from xpnn.fused import blas, cpu, team
 from xpnn.layers import BatchNormalization, Chain, DenseStack, Dropout, chain
 from xpnn.layers import dense as dense_module
 
@@ -498,3 +498,26 @@ def test_relu_backward_with_its_sums_is_the_two_kernels(shape: tuple[int, int]) 
     cpu.relu_backward_sums(got_d, z, got_sums)
     same_bits(got_d, want_d)
     same_bits(got_sums, want_sums)
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (64, 300), (700, 300)])
+def test_relu_backward_takes_its_mask_from_the_activation(shape: tuple[int, int]) -> None:
+    """The stack's ReLU backward reads ``a = relu(z)`` in place of ``z`` (``a`` is in cache
+    then, ``z`` is not): ``a > 0`` exactly where ``z > 0``, for NaN, infinities, signed zeros
+    and the smallest subnormals too, so the products and sums are ``z``'s to the bit (700 x
+    300 goes across the team, in column parts, where there is one)."""
+    rng = np.random.default_rng(12)
+    z = rng.normal(size=shape).astype(np.float32)
+    special = [np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-45, -1e-45]
+    z.reshape(-1)[: len(special)] = special[: z.size]
+    a = np.empty_like(z)
+    cpu._bias_activate(z, np.zeros(0, np.float32), cpu.RELU, a)
+    d = rng.normal(size=shape).astype(np.float32)
+    want_d, want_sums = d.copy(), np.empty(shape[1], np.float32)
+    cpu.relu_backward_sums(want_d, z, want_sums)
+    got_d, got_sums = d.copy(), np.full(shape[1], 7.0, np.float32)
+    cpu._team_relu_sums(team.team(), got_d, a, got_sums)
+    same_bits(got_d, want_d)
+    same_bits(got_sums, want_sums)
+    got_d = cpu.relu_backward_inplace(d.copy(), a)
+    same_bits(got_d, cpu.relu_backward_inplace(d.copy(), z))
