@@ -995,3 +995,39 @@ def test_only_rank_0_writes_and_prints_but_every_rank_decides(
     assert sorted(os.listdir(tmp_path)) == (["log.csv", "m.xpnn"] if main else [])
     out = capsys.readouterr().out
     assert ("reducing learning rate" in out and "early stopping" in out) if main else out == ""
+
+
+def test_a_silent_fit_does_not_look_for_tqdm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only ``verbose=1`` draws a bar, so only it asks whether tqdm is installed, and the answer
+    is kept: a failed import searches all of ``sys.path`` each time (0.15 ms, a tenth of a
+    seed-net epoch, at every ``fit`` call)."""
+    from xpnn import callbacks as module
+
+    asked: list[int] = []
+    lookups: list[str] = []
+    real = module.importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any) -> Any:
+        lookups.append(name)
+        return real(name, *args)
+
+    def have_tqdm() -> bool:
+        asked.append(1)
+        return False
+
+    monkeypatch.setattr(module, "_have_tqdm", have_tqdm)
+    x, y = blobs(40, 3, 2)
+    model = Sequential([Input((x.shape[1],)), Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.fit(x, y, epochs=1, verbose=2)
+    assert asked == []
+    model.fit(x, y, epochs=1, verbose=1)
+    assert asked == [1]
+    monkeypatch.undo()
+    monkeypatch.setattr(module.importlib.util, "find_spec", find_spec)
+    module._have_tqdm.cache_clear()
+    for _ in range(3):
+        module.ProgressBar(1, 1, 1)
+    assert lookups == ["tqdm"]
+    module._have_tqdm.cache_clear()
