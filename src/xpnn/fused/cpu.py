@@ -1191,8 +1191,9 @@ if STACK_ENABLED:
         """``d`` becomes ``dL/dz`` (in place), then ``dW = inp.T @ d`` and ``db`` its column sums
         (kernels.dense_backward_into, less the input gradient)."""
         # ReLU's mask from ``a = max(z, 0)``: ``a > 0`` exactly where ``z > 0`` (NaN, -0.0
-        # and 0 give 0 or NaN, neither above 0), and ``a`` is in cache, read by the product
-        # just before, where ``z`` was last touched in the forward pass
+        # and 0 give 0 or NaN, neither above 0). ``a`` is still in cache, read by the layer
+        # above's weight gradient (``dW = a.T @ d``) a product ago; ``z`` was last touched in
+        # the forward pass (stack_backward's order)
         summed = code == RELU and db.shape[0] > 0  # ReLU's backward and db in one pass
         if summed:
             _team_relu_sums(team, d, a, db)
