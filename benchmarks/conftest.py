@@ -150,7 +150,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             ratios = [a / b for a, b in zip(t["xpnn"], t["floor"])]
             lo, mid, hi = _quartiles(ratios)
             terminalreporter.write_line(
-                f"{name}: median ratio {mid:.2f}x (quartiles {lo:.2f}-{hi:.2f}, {len(ratios)} "
+                # three places: a goal such as 1.05x is judged on the digit after it
+                f"{name}: median ratio {mid:.3f}x (quartiles {lo:.3f}-{hi:.3f}, {len(ratios)} "
                 f"pairs); medians xpnn {statistics.median(t['xpnn']):.6f} s, floor "
                 f"{statistics.median(t['floor']):.6f} s"
             )
