@@ -1182,7 +1182,6 @@ if STACK_ENABLED:
         d: np.ndarray,
         inp: Any,
         code: int,
-        z: np.ndarray,
         a: np.ndarray,
         dW: np.ndarray,
         db: np.ndarray,
@@ -1213,7 +1212,6 @@ if STACK_ENABLED:
         x: np.ndarray,
         Ws: Any,
         codes: Any,
-        zs: Any,
         As: Any,
         dWs: Any,
         dbs: Any,
@@ -1228,11 +1226,11 @@ if STACK_ENABLED:
         d = delta
         for i in range(last, 0, -1):
             code = LINEAR if shortcut and i == last else codes[i]
-            _layer_backward(d, As[i - 1], code, zs[i], As[i], dWs[i], dbs[i], team)
+            _layer_backward(d, As[i - 1], code, As[i], dWs[i], dbs[i], team)
             matmul(d, _flag(False), Ws[i], _flag(True), dxs[i])
             d = dxs[i]
         code = LINEAR if shortcut and last == 0 else codes[0]
-        _layer_backward(d, x, code, zs[0], As[0], dWs[0], dbs[0], team)
+        _layer_backward(d, x, code, As[0], dWs[0], dbs[0], team)
 
     # -- the training pass of a stack: gather, forward, loss, backward in one call ---------------
     # One kernel per fused loss (numba types every branch, and the losses' targets differ:
@@ -1261,7 +1259,8 @@ if STACK_ENABLED:
         return rows
 
     # ``bufs = (x, y, delta)``: the workspace's batch, targets and output gradient;
-    # ``stack = (Ws, bs, codes, zs, As, dWs, dbs, dxs)``: the layers, as stack_backward takes them;
+    # ``stack = (Ws, bs, codes, zs, As, dWs, dbs, dxs)``: the layers, the arrays stack_forward and
+    # stack_backward take;
     # ``update = (params, grads, m, v, t, lr, hyper)``: the optimizer's update after each step,
     # ``hyper = [code, beta_1, beta_2, epsilon]`` with code NO_UPDATE (the caller updates) or
     # ADAM (optimizers.Adam.fused_update: its one-pass kernel, after ``t += 1``);
@@ -1337,9 +1336,9 @@ if STACK_ENABLED:
         (which the loss made ``dL/dz``), the update, the loss into ``totals``; whether the
         loss sum is finite."""
         x, y, delta = bufs
-        Ws, _, codes, zs, As, dWs, dbs, dxs = stack
+        Ws, _, codes, _, As, dWs, dbs, dxs = stack
         _add_metrics(As[len(As) - 1], y, metrics, totals)
-        stack_backward(delta, x, Ws, codes, zs, As, dWs, dbs, dxs, True, team)
+        stack_backward(delta, x, Ws, codes, As, dWs, dbs, dxs, True, team)
         params, grads, m, v, t, lr, hyper = update
         if hyper[0] == ADAM:
             t[0] += 1.0

@@ -380,5 +380,5 @@ class DenseStack(Chain):
         x = self.spaces[0].x
         if not (self._takes(delta) and delta.flags.writeable and self._takes(x)):
             return super().backward(delta, shortcut)
-        stack = (self.Ws, self.codes, self.zs, self.As, self.dWs, self.dbs, self.dxs)
+        stack = (self.Ws, self.codes, self.As, self.dWs, self.dbs, self.dxs)
         cpu.stack_backward(delta, x, *stack, shortcut, self._team(x))
