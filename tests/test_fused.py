@@ -402,3 +402,22 @@ def test_float32_exp_within_one_ulp_of_the_correctly_rounded_value() -> None:
     out = np.empty_like(special)
     apply(special, out)
     assert_same(out, np.exp(special))
+
+
+@NUMBA
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [1, 15, 16, 17, 1_000, 100_003])
+def test_all_finite_finds_any_non_finite_value(dtype: Any, size: int) -> None:
+    """The search for NaN and infinity of the compiled paths (a maximum of exponent bits):
+    every position (vector body and remainder), every kind, and the largest finite values,
+    subnormals and signed zeros that are not."""
+    info = np.finfo(dtype)
+    a = np.random.default_rng(size).standard_normal(size).astype(dtype)
+    edges = np.array([info.max, -info.max, info.smallest_subnormal, -0.0, 0.0], dtype=dtype)
+    a[: min(size, 5)] = edges[: min(size, 5)]
+    assert fused.cpu.all_finite(a) and fused.cpu.all_finite(a.reshape(1, -1))
+    for at in sorted({0, size // 2, size - 1}):
+        for value in (np.nan, np.inf, -np.inf, -np.nan):
+            bad = a.copy()
+            bad[at] = value
+            assert not fused.cpu.all_finite(bad), (at, value)

@@ -478,3 +478,85 @@ def test_predict_of_finite_data_that_overflows_or_nan_weights_is_not_an_input_er
     assert np.isfinite(out[:1_500]).all() and np.isfinite(out[1_501:]).all()
     model.layers[0].kernel[0, 0] = np.nan  # (set_weights refuses it)
     assert np.isnan(model.predict(BIG, batch_size=3_000)).all()
+
+
+# fit searches x whole the first time it sees an array; given the same array again, it leaves
+# the search to the compiled pass, which checks each batch as it gathers it (model.fit,
+# training.Trainer.run). A value changed in place since is still found, before the step that
+# would use it: the weights stay finite and the error is the full search's.
+FIT_X = np.random.default_rng(6).normal(size=(1_000, 40)).astype(np.float32)
+FIT_Y = (FIT_X[:, 0] > 0).astype(np.float32)
+
+
+def _fit_model(units: int) -> Sequential:
+    model = Sequential([Input((40,)), Dense(units, "relu"), Dense(1, "sigmoid")], seed=0)
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _searches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count fit's whole searches of x (inputs.scan_x, wherever it is called from)."""
+    calls: list[int] = []
+    search = xpnn.inputs.scan_x
+
+    def counted(*args: Any) -> None:
+        calls.append(1)
+        search(*args)
+
+    monkeypatch.setattr(xpnn.inputs, "scan_x", counted)
+    return calls
+
+
+# batches of 10 KB on one thread; of 80 KB, gathered in parts across the team (fused/team.py)
+@pytest.mark.parametrize("batch", [64, 512])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("at", [(0, 0), (517, 13), (999, 39)])
+def test_a_value_made_non_finite_between_fits_is_still_found(
+    batch: int, value: float, at: tuple[int, int]
+) -> None:
+    model = _fit_model(8)
+    x = FIT_X.copy()
+    model.fit(x, FIT_Y, epochs=1, batch_size=batch, verbose=0)
+    model.fit(x, FIT_Y, epochs=1, batch_size=batch, verbose=0)
+    x[at] = value
+    message = rf"^fit\(\) input x contains NaN or infinity \(first at row {at[0]}, column {at[1]}\)"
+    with pytest.raises(ValueError, match=message):
+        model.fit(x, FIT_Y, epochs=2, batch_size=batch, verbose=0)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=message):  # now searched whole, before any step
+        model.fit(x, FIT_Y, epochs=1, batch_size=batch, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+@pytest.mark.skipif(not xpnn.fused.cpu.STACK_ENABLED, reason="no compiled pass: x searched whole")
+def test_a_second_fit_on_the_same_array_leaves_the_search_to_the_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = _searches(monkeypatch)
+    model = _fit_model(8)
+    x = FIT_X.copy()
+    model.fit(x, FIT_Y, epochs=1, batch_size=64, verbose=0)
+    assert len(calls) == 1
+    model.fit(x, FIT_Y, epochs=2, batch_size=64, verbose=0)
+    assert len(calls) == 1
+    # a new array, a converted copy, data held out for validation, weighted samples (no
+    # compiled pass): each searched whole
+    model.fit(x.copy(), FIT_Y, epochs=1, batch_size=64, verbose=0)
+    assert len(calls) == 2
+    model.fit(x.astype(np.float64), FIT_Y, epochs=1, batch_size=64, verbose=0)
+    assert len(calls) == 3
+    model.fit(x, FIT_Y, epochs=1, batch_size=64, verbose=0)  # x was not the last one searched
+    assert len(calls) == 4
+    model.fit(x, FIT_Y, epochs=1, batch_size=64, verbose=0, validation_split=0.2)
+    assert len(calls) == 5
+    model.fit(x, FIT_Y, epochs=1, batch_size=64, verbose=0, sample_weight=np.ones(1_000))
+    assert len(calls) == 6
+
+
+def test_a_pass_finding_no_value_behind_its_alarm_still_refuses() -> None:
+    """Where the pass saw a NaN that the whole search no longer finds (x changed from another
+    thread meanwhile), fit raises naming the step rather than going on."""
+    model = _fit_model(8)
+    with pytest.raises(ValueError, match=r"batch of step 3 of epoch 2 \(x changed during"):
+        xpnn.training._refuse_batch(model, FIT_X, 1, 3)

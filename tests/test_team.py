@@ -273,11 +273,20 @@ def test_adam_and_gather_in_parts_equal_them_whole(dtype: Any) -> None:
         y = np.empty((256, *Y.shape[1:]), dtype=Y.dtype)
         x0, y0 = np.empty_like(x), np.empty_like(y)
         before = _posts()
-        cpu._team_gather(words, X, Y, order, 1000, x, y)
+        assert cpu._team_gather(words, X, Y, order, 1000, x, y)  # every value finite
         assert _posts() == before + 1
         assert np.array_equal(x, X[order[1000:1256]]) and np.array_equal(y, Y[order[1000:1256]])
-        cpu._team_gather(cpu.IDLE, X, Y, order, 1000, x0, y0)
+        assert cpu._team_gather(cpu.IDLE, X, Y, order, 1000, x0, y0)
         assert np.array_equal(x0, x) and np.array_equal(y0, y)
+        # a NaN or infinity in any part's rows is found, by whichever thread copies it; one
+        # outside the batch's rows is not the batch's
+        for value in (np.nan, np.inf, -np.inf):
+            for row, col in ((1000, 0), (1127, 150), (1128, 0), (1255, 299), (1256, 0)):
+                bad = X.copy()
+                bad[order[row], col] = value
+                want = not 1000 <= row < 1256
+                assert cpu._team_gather(words, bad, Y, order, 1000, x, y) is want
+                assert cpu._team_gather(cpu.IDLE, bad, Y, order, 1000, x0, y0) is want
     # targets of another dtype than their buffer are converted on one thread, not copied as bytes
     Y32, y64 = rng.integers(0, 10, 5000).astype(np.int32), np.empty(256, dtype=np.int64)
     before = _posts()

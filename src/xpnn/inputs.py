@@ -176,10 +176,17 @@ def scan_x(original: Any, cast: Any, where: str) -> None:
 
 
 def check_xy(
-    x: Any, y: Any, where: str, input_dim: int | None, dtype: np.dtype, loss: Any, units: int
+    x: Any,
+    y: Any,
+    where: str,
+    input_dim: int | None,
+    dtype: np.dtype,
+    loss: Any,
+    units: int,
+    scan: bool = True,
 ) -> tuple[Any, Any]:
     """``check_x`` plus the targets, prepared by the loss for an output of ``units``."""
-    x = check_x(x, where, input_dim, dtype)
+    x = check_x(x, where, input_dim, dtype, scan)
     call, argument = _names(where)
     if y is None:
         data = f"{argument}y" if argument else "targets y"
@@ -293,12 +300,14 @@ def fit_data(
     class_weight: Any,
     validation_split: float,
     validation_data: Any,
+    scan: bool = True,
 ) -> tuple[Any, Any, Any, tuple[Any, Any, Any] | None]:
     """``fit``'s data, checked, with the model built on them: ``(x, y, w, validation)``, where
     ``w`` are the training samples' weights (or None) and ``validation`` is
     ``(x_val, y_val, w_val)`` or None. As in Keras, ``validation_split`` takes the last
-    fraction (sample weights too), and ``class_weight`` weights the training samples only."""
-    x, y = model._check_xy(x, y, "fit()")
+    fraction (sample weights too), and ``class_weight`` weights the training samples only.
+    ``scan=False`` leaves x's search for NaN and infinity to the caller (``scan_x``)."""
+    x, y = model._check_xy(x, y, "fit()", scan)
     if sample_weight is not None and class_weight is not None:
         raise ValueError(
             "fit() takes sample_weight or class_weight, not both: fold the class weights "

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from . import distributed, fused, graphs
+from . import distributed, fused, graphs, inputs
 from .backend import to_device, to_numpy
 from .callbacks import wants_batch_hooks
 from .layers import chain
@@ -184,6 +184,19 @@ def _cache_key(
     return (tuple(id(r) for r in refs), settings), refs
 
 
+def _refuse_batch(model: Any, X: Any, epoch: int, step: int) -> None:
+    """A compiled pass found a NaN or infinity in the batch of ``step``: the error fit raises
+    for one in x (inputs.scan_x names its first), or, where x no longer holds one (changed
+    from another thread meanwhile), one that names the step. The next fit searches x whole
+    before its first step."""
+    model._scanned = None
+    inputs.scan_x(X, X, "fit()")
+    raise ValueError(
+        f"fit() found a NaN or infinity in the batch of step {step} of epoch {epoch + 1} (x "
+        "changed during training?); x must hold finite values only."
+    )
+
+
 class Trainer:
     """The workspaces (per batch size), the epoch sums and the step, kept from one fit to the
     next while what they point at stays the same (``model._trainer``)."""
@@ -246,9 +259,16 @@ class Trainer:
         shuffle: bool,
         callbacks: list[Any],
         progress: Any,
+        scan: Callable[[], None] | None = None,
     ) -> dict[str, float]:
         """The epoch loop: shuffle, gather each batch (this rank's share of it when
         data-parallel), step, log, call back. Returns the last epoch's logs.
+
+        ``scan``: X's search for NaN and infinity (inputs.scan_x), where fit left it to the
+        compiled pass: that pass checks every batch as it gathers it and stops before a step
+        on one with a NaN or infinity (the steps before it were made), and ``scan`` then
+        raises the error fit would have raised at the start. Any batch the pass does not
+        gather (a workspace without one) has X searched whole first.
 
         Batch hooks (``on_train_batch_begin/end``) are called only when some callback has
         them: their running logs are a copy home per step (and, data-parallel, a sum over
@@ -264,6 +284,9 @@ class Trainer:
         # a workspace's compiled pass (ws.train) gathers shuffled NumPy batches itself
         compiled = shuffle and not isinstance(step, graphs.Replayed)
         compiled = compiled and type(X) is np.ndarray and type(Y) is np.ndarray and W is None
+        if scan is not None and not (compiled and dist is None):
+            scan()
+            scan = None
         warned = False
         logs: dict[str, float] = {}
         with self.stream():
@@ -300,7 +323,12 @@ class Trainer:
                         if size == batch_size:
                             count = max(1, min(run, n // batch_size - k))
                         bad = step(ws, (X, Y, order, start, count))
+                        if bad is not None and bad <= fused.cpu.NOT_FINITE:
+                            _refuse_batch(model, X, epoch, k + fused.cpu.NOT_FINITE - bad)
                     else:
+                        if scan is not None:
+                            scan()
+                            scan = None
                         if ws.batch:
                             _gather(ws, X, Y, W, order, start, take_mode)
                         step(ws)

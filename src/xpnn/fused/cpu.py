@@ -88,6 +88,18 @@ if ENABLED:
 
         return types.float32(types.int32), codegen
 
+    @intrinsic
+    def _bits_of(typingctx: Any, x: Any) -> Any:
+        """The bit pattern of a float32 (an int32) or a float64 (an int64): an LLVM bitcast."""
+        width = {types.float32: 32, types.float64: 64}.get(x)
+        if width is None:
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.bitcast(args[0], ir.IntType(width))
+
+        return (types.int32 if width == 32 else types.int64)(x), codegen
+
     _EXP_LO, _EXP_HI = -103.972084, 88.7228394  # below: 0 (under the least subnormal); above: inf
 
     @_jit
@@ -298,12 +310,14 @@ if ENABLED:
     def all_finite(a: np.ndarray) -> bool:
         """Whether every value of the C-contiguous float ``a`` is finite: the largest exponent
         field of its bit patterns is not all ones (an integer maximum: it vectorises, where a
-        float test with an early exit does not)."""
+        float test with an early exit does not). The maximum is cast back to the values' width:
+        numba widens ``int32 & int32`` to int64, and a loop of 64-bit maxima copies and compares
+        a quarter as many values per instruction."""
         if a.itemsize == 4:
             bits32 = a.reshape(-1).view(np.int32)
             m32 = np.int32(0)
             for i in range(bits32.size):
-                m32 = max(m32, bits32[i] & np.int32(0x7F800000))
+                m32 = max(m32, np.int32(bits32[i] & np.int32(0x7F800000)))
             return m32 != np.int32(0x7F800000)
         bits64 = a.reshape(-1).view(np.int64)
         m64 = np.int64(0)
@@ -451,6 +465,7 @@ if ENABLED:
 STACK_ENABLED = ENABLED and blas.ADDRESSES is not None
 LINEAR, RELU, SIGMOID, SOFTMAX = 0, 1, 2, 3  # the activation codes of the stack kernels
 NO_UPDATE, ADAM = 0.0, 1.0  # the update codes of the training passes (hyper[0])
+NOT_FINITE = -2  # a training pass's result for data with a NaN or infinity (less the step)
 # the metrics a training pass adds up itself (metrics.Metric.fused_kernel)
 BINARY_ACCURACY, SPARSE_CATEGORICAL_ACCURACY, CATEGORICAL_ACCURACY = 1.0, 2.0, 3.0
 
@@ -611,7 +626,7 @@ if STACK_ENABLED:
     # MAIL's futex (its SLEEP word set). The caller does part 0 of every task itself.
     TEAM_SUPPORTED = TEAM_ENABLED and blas.CONTROL is not None
     LOCK, WIDTH, READY, SPLIT, START, KIND, PARTS, ARGS, LINES = 0, 8, 16, 24, 32, 40, 41, 42, 64
-    MAIL, DONE, SLEEP, TID = 0, 1, 2, 3  # the words of thread w's line, at LINES + 8 * w
+    MAIL, DONE, SLEEP, TID, RESULT = 0, 1, 2, 3, 4  # thread w's line, at LINES + 8 * w
     TEAM_MAX = 63  # threads besides the caller (OpenBLAS's wheels: MAX_THREADS=64)
     TEAM_WORDS = LINES + 8 * TEAM_MAX
     TASK_JOBS, TASK_ADAM, TASK_GATHER, TASK_ACTIVATE, TASK_RELU_SUMS = 1, 2, 3, 4, 5  # tasks
@@ -810,13 +825,18 @@ if STACK_ENABLED:
             return _post(base, kind, parts)
 
         @_jit
-        def _finish(base: int, parts: int) -> None:
-            """Wait until threads ``0 .. parts - 2`` have done the task, then release the lock."""
+        def _wait(base: int, parts: int) -> None:
+            """Wait until threads ``0 .. parts - 2`` have done the task (the lock still held)."""
             for w in range(parts - 1):
                 line = _line(base, w)
                 gen = _load(line)
                 while _load(line + 8 * DONE) != gen:
                     _pause()
+
+        @_jit
+        def _finish(base: int, parts: int) -> None:
+            """Wait until threads ``0 .. parts - 2`` have done the task, then release the lock."""
+            _wait(base, parts)
             _store(base + 8 * LOCK, 0)
 
         @_jit
@@ -909,13 +929,26 @@ if STACK_ENABLED:
                     d[c] = s[c]
 
         @_jit
-        def _gather_part(base: int, part: int, parts: int) -> None:
+        def _gather_part(base: int, part: int, parts: int) -> int:
             """Part ``part`` of the posted gather (``TASK_GATHER`` ARGS: X, its row bytes, x, Y,
-            its row bytes, y, order, start, rows)."""
-            a = [_load(base + 8 * (ARGS + i)) for i in range(9)]
+            its row bytes, y, order, start, rows, X's rows, X's item size if it is a float type
+            (else 0)); 1 if every value of X it copied is finite (``_gather_x``), else 0."""
+            a = [_load(base + 8 * (ARGS + i)) for i in range(11)]
             lo, hi = _part(a[8], part, parts)
-            _copy_rows(a[0], a[1], a[2], a[6], a[7], lo, hi)
             _copy_rows(a[3], a[4], a[5], a[6], a[7], lo, hi)
+            size, rows, n = a[10], a[8], a[7] + a[8]
+            if size == 0:
+                _copy_rows(a[0], a[1], a[2], a[6], a[7], lo, hi)
+                return 1
+            order = numba.carray(_i64_at(a[6]), n)
+            cols = a[1] // size
+            if size == 4:
+                X = numba.carray(_f32_at(a[0]), (a[9], cols))
+                x = numba.carray(_f32_at(a[2]), (rows, cols))
+                return 1 if _gather_x(X, order, a[7], x, lo, hi) else 0
+            X64 = numba.carray(_f64_at(a[0]), (a[9], cols))
+            x64 = numba.carray(_f64_at(a[2]), (rows, cols))
+            return 1 if _gather_x(X64, order, a[7], x64, lo, hi) else 0
 
         def _thread(w: int) -> int:
             """Thread ``w`` of the team (a pthread start routine): its part of each task posted
@@ -943,7 +976,7 @@ if STACK_ENABLED:
                 elif kind == TASK_ADAM:
                     _adam_part(base, w + 1, parts)
                 elif kind == TASK_GATHER:
-                    _gather_part(base, w + 1, parts)
+                    _store(line + 8 * RESULT, _gather_part(base, w + 1, parts))
                 elif kind == TASK_ACTIVATE:
                     _activate_part(base, w + 1, parts)
                 elif kind == TASK_RELU_SUMS:
@@ -1001,23 +1034,28 @@ if STACK_ENABLED:
             return a.strides[1] == a.itemsize and a.strides[0] == a.shape[1] * a.itemsize
 
         @_jit
-        def _team_gather(team: Any, X: Any, Y: Any, order: Any, start: int, x: Any, y: Any) -> None:
-            """``_gather`` of the batch's X and Y rows, in parts across the team."""
+        def _team_gather(team: Any, X: Any, Y: Any, order: Any, start: int, x: Any, y: Any) -> bool:
+            """``_gather`` of the batch's X and Y rows, in parts across the team; whether every
+            value of X's rows is finite (``_gather_x``)."""
             base = _address(team)
             parts, rows = _load(base + 8 * SPLIT), x.shape[0]
             split = parts > 1 and x.size * x.itemsize >= GATHER_SPLIT and order.itemsize == 8
             split = split and _copyable(X, x) and _copyable(Y, y) and rows >= 32 * parts
             if not (split and _rows_of(X) and _rows_of(Y)):
-                _gather(X, order, start, x)
                 _gather(Y, order, start, y)
-                return
+                return _gather_x(X, order, start, x, 0, rows)
             xr, yr = x.size // rows * x.itemsize, y.size // rows * y.itemsize
             args = (_address(X), xr, _address(x), _address(Y), yr, _address(y), _address(order))
-            parts = _post_task(base, TASK_GATHER, parts, (*args, np.int64(start), rows))
+            more = (np.int64(start), rows, X.shape[0], np.int64(_float_size(X)))
+            parts = _post_task(base, TASK_GATHER, parts, (*args, *more))
             lo, hi = _part(rows, 0, parts)
-            _gather(X, order, start + lo, x[lo:hi])
             _gather(Y, order, start + lo, y[lo:hi])
-            _finish(base, parts)
+            finite = _gather_x(X, order, start, x, lo, hi)
+            _wait(base, parts)
+            for w in range(parts - 1):
+                finite = finite and _load(_line(base, w) + 8 * RESULT) != 0
+            _store(base + 8 * LOCK, 0)
+            return finite
 
         @_jit
         def _team_adam(
@@ -1115,9 +1153,9 @@ if STACK_ENABLED:
         TEAM = IDLE = np.zeros(TEAM_WORDS, dtype=np.int64)
 
         @_jit
-        def _team_gather(team: Any, X: Any, Y: Any, order: Any, start: int, x: Any, y: Any) -> None:
-            _gather(X, order, start, x)
+        def _team_gather(team: Any, X: Any, Y: Any, order: Any, start: int, x: Any, y: Any) -> bool:
             _gather(Y, order, start, y)
+            return _gather_x(X, order, start, x, 0, x.shape[0])
 
         @_jit
         def _team_adam(
@@ -1258,6 +1296,54 @@ if STACK_ENABLED:
 
         return rows
 
+    def _gather_x(source: Any, order: Any, start: Any, out: Any, lo: Any, hi: Any) -> bool:
+        """Rows ``lo:hi`` of ``_gather(source, order, start, out)``; whether every value they
+        hold is finite. The training data's search for NaN and infinity (inputs.scan_x) in the
+        copy itself: the largest exponent field of the values' bits, an integer maximum that
+        vectorises with the copy (as ``all_finite``)."""
+
+    @overload(_gather_x, jit_options={"cache": True})
+    def _gather_x_typed(source: Any, order: Any, start: Any, out: Any, lo: Any, hi: Any) -> Any:
+        floats = isinstance(out.dtype, types.Float)
+        if floats and source.ndim == 2 and source.dtype == out.dtype:
+            single = out.dtype == types.float32
+            bits = np.int32 if single else np.int64  # kept to the values' width (see all_finite)
+            top, none = bits(0x7F800000 if single else 0x7FF0000000000000), bits(0)
+
+            def checked(source: Any, order: Any, start: Any, out: Any, lo: Any, hi: Any) -> bool:
+                seen = none
+                for i in range(lo, hi):
+                    src, dst = source[order[start + i]], out[i]
+                    for c in range(dst.shape[0]):
+                        v = src[c]
+                        dst[c] = v
+                        seen = max(seen, bits(_bits_of(v) & top))
+                return seen != top
+
+            return checked
+
+        def converted(source: Any, order: Any, start: Any, out: Any, lo: Any, hi: Any) -> bool:
+            _gather(source, order, start + lo, out[lo:hi])
+            if floats:
+                for v in out[lo:hi].flat:
+                    if not np.isfinite(v):
+                        return False
+            return True
+
+        return converted
+
+    def _float_size(a: Any) -> int:
+        """``a``'s item size if it holds float32 or float64, else 0."""
+
+    @overload(_float_size, jit_options={"cache": True})
+    def _float_size_typed(a: Any) -> Any:
+        size = a.dtype.bitwidth // 8 if a.dtype in (types.float32, types.float64) else 0
+
+        def float_size(a: Any) -> int:
+            return size
+
+        return float_size
+
     # ``bufs = (x, y, delta)``: the workspace's batch, targets and output gradient;
     # ``stack = (Ws, bs, codes, zs, As, dWs, dbs, dxs)``: the layers, the arrays stack_forward and
     # stack_backward take;
@@ -1268,14 +1354,10 @@ if STACK_ENABLED:
     # ``metrics``: one row ``[code, index, threshold]`` per metric the pass adds up itself into
     # ``totals[index:index + 2]`` (metrics.MeanMetric's sums), none when the caller does.
     @_jit_inline
-    def _stack_forward_on(
-        X: Any, Y: Any, order: Any, start: int, bufs: Any, stack: Any, team: Any
-    ) -> Any:
-        """Gather the batch (in parts across the team), run the stack forward; the output."""
-        x, y, _ = bufs
+    def _stack_forward_on(bufs: Any, stack: Any, team: Any) -> Any:
+        """Run the stack forward on the batch; the output."""
         Ws, bs, codes, zs, As = stack[:5]
-        _team_gather(team, X, Y, order, start, x, y)
-        stack_forward(x, Ws, bs, codes, zs, As, team)
+        stack_forward(bufs[0], Ws, bs, codes, zs, As, team)
         return As[len(As) - 1]
 
     @_jit
@@ -1348,7 +1430,9 @@ if STACK_ENABLED:
 
     # Each runs ``steps`` training steps on consecutive batches of the shuffled ``order`` from
     # ``start`` (several only with an update: the caller has nothing to do between them) and
-    # returns the first step after which the loss sum is not finite, -1 when there is none.
+    # returns the first step after which the loss sum is not finite, -1 when there is none;
+    # ``NOT_FINITE - k`` (-2 or less) when the batch of step ``k`` holds a NaN or infinity (the
+    # gather finds it: steps ``0 .. k - 1`` were made, step ``k`` and those after it were not).
     # One entry point per loss, rather than one taking the loss kernel as an argument: numba
     # does not cache a function compiled for a function argument (it would recompile at every
     # start of Python).
@@ -1369,7 +1453,9 @@ if STACK_ENABLED:
     ) -> int:
         bad, b = -1, bufs[0].shape[0]
         for k in range(steps):
-            a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack, team)
+            if not _team_gather(team, X, Y, order, start + k * b, bufs[0], bufs[1]):
+                return NOT_FINITE - k  # a NaN or infinity in the batch: stop before its step
+            a = _stack_forward_on(bufs, stack, team)
             value = bce_sigmoid(a, bufs[1], bufs[2], eps)
             if not _stack_finish(bufs, stack, team, update, totals, metrics, value) and bad < 0:
                 bad = k
@@ -1391,7 +1477,9 @@ if STACK_ENABLED:
     ) -> int:
         bad, b = -1, bufs[0].shape[0]
         for k in range(steps):
-            a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack, team)
+            if not _team_gather(team, X, Y, order, start + k * b, bufs[0], bufs[1]):
+                return NOT_FINITE - k  # a NaN or infinity in the batch: stop before its step
+            a = _stack_forward_on(bufs, stack, team)
             value = bce_logits(a, bufs[1], bufs[2])
             if not _stack_finish(bufs, stack, team, update, totals, metrics, value) and bad < 0:
                 bad = k
@@ -1413,7 +1501,9 @@ if STACK_ENABLED:
     ) -> int:
         bad, b = -1, bufs[0].shape[0]
         for k in range(steps):
-            a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack, team)
+            if not _team_gather(team, X, Y, order, start + k * b, bufs[0], bufs[1]):
+                return NOT_FINITE - k  # a NaN or infinity in the batch: stop before its step
+            a = _stack_forward_on(bufs, stack, team)
             value = mse(a, bufs[1], bufs[2])
             if not _stack_finish(bufs, stack, team, update, totals, metrics, value) and bad < 0:
                 bad = k
@@ -1454,7 +1544,9 @@ if STACK_ENABLED:
     ) -> int:
         bad, b = -1, bufs[0].shape[0]
         for k in range(steps):
-            a = _stack_forward_on(X, Y, order, start + k * b, bufs, stack, team)
+            if not _team_gather(team, X, Y, order, start + k * b, bufs[0], bufs[1]):
+                return NOT_FINITE - k  # a NaN or infinity in the batch: stop before its step
+            a = _stack_forward_on(bufs, stack, team)
             value = _softmax_loss(a, bufs[1], bufs[2], from_logits, eps)
             if not _stack_finish(bufs, stack, team, update, totals, metrics, value) and bad < 0:
                 bad = k
