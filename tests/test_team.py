@@ -353,3 +353,26 @@ def test_a_layers_work_in_parts_equals_it_whole(dtype: Any) -> None:
     cpu._team_relu_sums(words, d, z0, sums)
     assert _posts() == before + 1
     assert np.array_equal(d, want_d) and np.array_equal(sums, want_sums)
+
+
+@pytest.mark.skipif(_threads() < 2, reason="one OpenBLAS thread: no team")
+def test_a_mid_sized_layer_splits_its_activation_only() -> None:
+    """An mnist-sized layer (128 x 256: past ACTIVATE_SPLIT, short of LAYER_SPLIT) has its
+    bias and activation cut in rows across the team, its ReLU backward on one thread (cut in
+    columns, each thread would read every row); the values of one thread's either way."""
+    words = team.team()
+    rng = np.random.default_rng(4)
+    z0 = rng.standard_normal((128, 256)).astype(np.float32)
+    b = rng.standard_normal(256).astype(np.float32)
+    assert cpu.ACTIVATE_SPLIT <= z0.size < cpu.LAYER_SPLIT
+    want_z, want_a = z0.copy(), np.empty_like(z0)
+    cpu._bias_activate(want_z, b, cpu.RELU, want_a)
+    z, a = z0.copy(), np.empty_like(z0)
+    before = _posts()
+    cpu._team_activate(words, z, b, cpu.RELU, a)
+    assert _posts() == before + 1
+    assert np.array_equal(z, want_z) and np.array_equal(a, want_a)
+    d, sums = rng.standard_normal((128, 256)).astype(np.float32), np.empty(256, np.float32)
+    before = _posts()
+    cpu._team_relu_sums(words, d, a, sums)
+    assert _posts() == before
