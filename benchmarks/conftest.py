@@ -145,7 +145,9 @@ def _quartiles(values: list[float]) -> tuple[float, float, float]:
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     pairs = config.stash.get(_FLOOR_PAIRS, {})
     if pairs:
-        terminalreporter.write_sep("-", "xpnn / BLAS floor, epochs alternating in pairs")
+        terminalreporter.write_sep(
+            "-", "xpnn / BLAS floor and xpnn / each rival, epochs taking turns in rounds"
+        )
         for name, t in pairs.items():
             ratios = [a / b for a, b in zip(t["xpnn"], t["floor"])]
             lo, mid, hi = _quartiles(ratios)
@@ -155,6 +157,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
                 f"pairs); medians xpnn {statistics.median(t['xpnn']):.6f} s, floor "
                 f"{statistics.median(t['floor']):.6f} s"
             )
+            rivals = [key for key in t if key not in ("xpnn", "floor")]
+            for rival in rivals:  # the same rounds: xpnn's epoch over the rival's
+                lo, mid, hi = _quartiles([a / b for a, b in zip(t["xpnn"], t[rival])])
+                terminalreporter.write_line(
+                    f"{name}: xpnn / {rival} median {mid:.3f}x (quartiles {lo:.3f}-{hi:.3f}); "
+                    f"medians {statistics.median(t[rival]):.6f} s"
+                )
     medians = config.stash.get(_KERNEL_MEDIANS, {})
     ratios = [
         f"{what}, {backend}: loop {m['loop'] * 1e3:.3f} ms / matrix {m['matrix'] * 1e3:.3f} ms"

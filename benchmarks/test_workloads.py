@@ -45,31 +45,56 @@ CONTESTANTS = {
 # not take out, since a step that hands work between two threads loses more in them than the
 # floor's back-to-back products (benchmarks/README.md, 2026-12-02 04:15).
 PAIRS = {"seed": 100, "mnist": 9, "wide": 7}
+# The peers that have come within reach of xpnn in a table (PyTorch on wide, XLA through JAX
+# and Keras on mnist and wide) take their turns in the same rounds, after xpnn: a table's
+# contestants run one after another, minutes apart, and this machine's speed drifts by a
+# quarter over minutes (on 2026-12-02 xpnn lost wide's table at 1.15x the floor while its
+# pairs, minutes earlier, gave 0.99x). The others, and every peer on the seed net, trail by
+# 2x or more (the tables).
+RIVALS = {"seed": (), "mnist": ("pytorch", "jax_jit", "keras_jax")}
+RIVALS["wide"] = RIVALS["mnist"]
+# Idle seconds before each epoch but xpnn's: the threads of the epoch before it go to sleep
+# (xpnn's team spins 20-30 ms after its last task, OpenMP's and XLA's pools a while too), so
+# that no contestant shares the two cores with another's spinning threads.
+SETTLE = 0.05
 
 
 @pytest.mark.parametrize("name", list(WORKLOADS))
 def test_xpnn_against_floor(
-    benchmark: Any, workload_data: Any, floor_pairs: dict, name: str, small: bool
+    benchmark: Any,
+    request: pytest.FixtureRequest,
+    workload_data: Any,
+    floor_pairs: dict,
+    name: str,
+    small: bool,
 ) -> None:
-    """xpnn's epoch and the BLAS floor's, one after the other, ``PAIRS[name]`` times: the
-    ratio of each pair, taken a moment apart, drifts far less with this shared machine's speed
-    than the ratio of two medians taken a minute apart (the summary at the end of the run
-    gives the median and quartiles of the pairs' ratios). The benchmark's own figure is the
-    time of a pair."""
+    """xpnn's epoch and the BLAS floor's, one after the other, then each installed rival's,
+    ``PAIRS[name]`` rounds: the ratio of the epochs of one round, taken moments apart, drifts
+    far less with this shared machine's speed than the ratio of two medians taken a minute
+    apart (the summary at the end of the run gives the median and quartiles of the rounds'
+    ratios: xpnn over the floor, and xpnn over each rival). The benchmark's own figure is the
+    time of a round."""
     w = WORKLOADS[name]
     x, y = workload_data(name, small)
     contestants = {"floor": peers.make_floor(w, x, y), "xpnn": peers.make_xpnn(w, x, y)}
+    for rival in RIVALS[name]:
+        try:
+            contestants[rival] = CONTESTANTS[rival](w, x, y, small, request)
+        except pytest.skip.Exception:  # not installed
+            continue
     times: dict[str, list[float]] = {key: [] for key in contestants}
 
     def pair() -> None:
         for key, epoch in contestants.items():
+            if key != "xpnn" and len(contestants) > 2:  # xpnn follows the floor at once
+                time.sleep(SETTLE)
             start = time.perf_counter()
             epoch()
             times[key].append(time.perf_counter() - start)
 
-    benchmark.group = f"xpnn and the floor in alternation: {name} (seconds per pair)"
+    benchmark.group = f"xpnn, the floor and the rivals in turn: {name} (seconds per round)"
     benchmark.pedantic(pair, rounds=PAIRS[name], iterations=1, warmup_rounds=1)
-    timed = {key: t[-PAIRS[name] :] for key, t in times.items()}  # after the warm-up pair
+    timed = {key: t[-PAIRS[name] :] for key, t in times.items()}  # after the warm-up round
     ratios = [a / b for a, b in zip(timed["xpnn"], timed["floor"])]
     benchmark.extra_info.update(
         workload=name, xpnn_over_floor_median=statistics.median(ratios), **timed
