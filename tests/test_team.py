@@ -192,6 +192,29 @@ def test_the_team_sleeps_and_wakes() -> None:
     assert out.split() == ["True", "True"]
 
 
+def test_the_team_rests_when_told() -> None:
+    """``rest`` sends the threads to sleep at once (they would spin 20-30 ms); the next
+    product wakes them and spinning resumes."""
+    out = _run(
+        """
+        import time
+        import numpy as np
+        from xpnn.fused import cpu, team
+        a = np.random.default_rng(0).standard_normal((500, 500))
+        want = a @ a
+        team.team()
+        got = a @ a
+        team.rest()
+        time.sleep(0.005)
+        asleep = [cpu.TEAM[cpu.LINES + 8 * w + cpu.SLEEP] for w in range(team.width())]
+        again = a @ a
+        print(team.width() >= 1 and all(asleep), cpu.TEAM[cpu.REST] == 0,
+              np.array_equal(got, want) and np.array_equal(again, want))
+        """
+    )
+    assert out.split() == ["True", "True", "True"]
+
+
 def test_a_forked_child_uses_openblas_threads() -> None:
     """The team's threads do not come along into a child: the child's products run on
     OpenBLAS's own threads, and come out the same."""

@@ -622,10 +622,12 @@ if STACK_ENABLED:
     # number of threads, SPLIT the parts the pass cuts its own work into (fused/team.py sets
     # it: OpenBLAS's thread count). A task (KIND, PARTS, the ARGS words) goes to threads
     # ``0 .. PARTS - 2`` by bumping each one's MAIL word; each says it is done by copying MAIL
-    # to its DONE word. A thread with nothing to do spins for SPIN_CYCLES, then sleeps on its
-    # MAIL's futex (its SLEEP word set). The caller does part 0 of every task itself.
+    # to its DONE word. A thread with nothing to do spins for SPIN_CYCLES (or until REST is
+    # set), then sleeps on its MAIL's futex (its SLEEP word set). The caller does part 0 of
+    # every task itself.
     TEAM_SUPPORTED = TEAM_ENABLED and blas.CONTROL is not None
     LOCK, WIDTH, READY, SPLIT, START, KIND, PARTS, ARGS, LINES = 0, 8, 16, 24, 32, 40, 41, 42, 64
+    REST = 33  # set: the threads stop spinning and sleep now (fused/team.py rest); a post clears it
     MAIL, DONE, SLEEP, TID, RESULT = 0, 1, 2, 3, 4  # thread w's line, at LINES + 8 * w
     TEAM_MAX = 63  # threads besides the caller (OpenBLAS's wheels: MAX_THREADS=64)
     TEAM_WORDS = LINES + 8 * TEAM_MAX
@@ -810,6 +812,8 @@ if STACK_ENABLED:
             into (fewer only where the system would start no more threads)."""
             if parts - 1 > _load(base + 8 * WIDTH):
                 parts = _grow(base, parts - 1) + 1
+            if _load(base + 8 * REST) != 0:
+                _store(base + 8 * REST, 0)
             _store(base + 8 * KIND, kind)
             _store(base + 8 * PARTS, parts)
             for w in range(parts - 1):
@@ -965,7 +969,7 @@ if STACK_ENABLED:
             while True:
                 gen = _load(line)
                 if gen == seen:
-                    if _cycles() - since < SPIN_CYCLES:
+                    if _cycles() - since < SPIN_CYCLES and _load(base + 8 * REST) == 0:
                         _pause()
                         continue
                     _store(line + 8 * SLEEP, 1)  # then MAIL is read again, by the kernel
