@@ -9,6 +9,7 @@ their maker, so a missing one costs nothing until it is asked for.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -101,6 +102,46 @@ def keras_maker(worker: Path, backend: str, command: str, batch_arg: bool = Fals
         return keras_process(args, worker.parent, request, command)
 
     return make
+
+
+def installed(makers: dict[str, Maker], *args: Any) -> dict[str, Any]:
+    """Each maker's contestant, ``maker(*args)``, for the makers whose library is installed
+    (a maker skips, with ``pytest.skip``, where it is not)."""
+    import pytest
+
+    built = {}
+    for key, maker in makers.items():
+        try:
+            built[key] = maker(*args)
+        except pytest.skip.Exception:
+            continue
+    return built
+
+
+def take_turns(
+    benchmark: Any, contestants: dict[str, Callable[[], object]], rounds: int, ours: tuple = ()
+) -> dict[str, list[float]]:
+    """Every contestant once per round, one after another, ``rounds`` rounds after a warm-up
+    round, as one benchmark (its figure: the time of a round); the seconds of each one's calls
+    in the timed rounds. Before each contestant not in ``ours`` (xpnn is always ours), xpnn's
+    team is told to sleep (fused/team.py ``rest``): its threads spin 20-30 ms after their last
+    task and would share the two cores with the next contestant's. Not a pause: on this VM an
+    idle vCPU takes milliseconds to wake (a seed-net predict after 50 ms of sleep took 10 ms,
+    xpnn's and PyTorch's alike, against 0.2-0.3 ms)."""
+    from xpnn.fused import team
+
+    times: dict[str, list[float]] = {key: [] for key in contestants}
+
+    def one_round() -> None:
+        for key, call in contestants.items():
+            if key != "xpnn" and key not in ours:
+                team.rest()
+            start = time.perf_counter()
+            call()
+            times[key].append(time.perf_counter() - start)
+
+    benchmark.pedantic(one_round, rounds=rounds, iterations=1, warmup_rounds=1)
+    return {key: t[-rounds:] for key, t in times.items()}  # after the warm-up round
 
 
 def make_xpnn(

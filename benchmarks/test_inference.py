@@ -17,14 +17,11 @@ skipped; Keras runs in a worker process (inference_peers.py, as keras_worker.py 
 from __future__ import annotations
 
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-
-from xpnn.fused import team
 
 import inference_peers
 import peers
@@ -79,7 +76,7 @@ def test_predict(
         benchmark.extra_info["worker_median_s"] = statistics.median(keras_seconds[1:])
 
 
-# The same contestants taking turns, round after round (team.rest before each rival, as in
+# The same contestants taking turns, round after round (peers.take_turns, as in
 # test_workloads.py): a group's contestants run one after another and this machine's speed
 # drifts over minutes; the summary at the end gives xpnn's time over each rival's, the
 # median of the rounds' ratios.
@@ -96,26 +93,10 @@ def test_predict_in_turn(
     w = WORKLOADS[name]
     x, _ = workload_data(name, small)
     size = batch or x.shape[0]
-    contestants = {}
-    for key, maker in CONTESTANTS.items():
-        try:
-            contestants[key] = maker(w, x, size, small, request)
-        except pytest.skip.Exception:  # not installed
-            continue
-    times: dict[str, list[float]] = {key: [] for key in contestants}
-
-    def round_() -> None:
-        for key, predict in contestants.items():
-            if key != "xpnn":
-                team.rest()
-            start = time.perf_counter()
-            predict()
-            times[key].append(time.perf_counter() - start)
-
+    contestants = peers.installed(CONTESTANTS, w, x, size, small, request)
     case = f"predict {name}-{batch or 'all'}"
     benchmark.group = f"contestants taking turns: {case} (seconds per round)"
-    benchmark.pedantic(round_, rounds=ROUNDS[name], iterations=1, warmup_rounds=1)
-    timed = {key: t[-ROUNDS[name] :] for key, t in times.items()}  # after the warm-up round
+    timed = peers.take_turns(benchmark, contestants, ROUNDS[name])
     benchmark.extra_info.update(workload=name, batch=size, **timed)
     if not benchmark.disabled:
         floor_pairs[case] = timed

@@ -12,14 +12,11 @@ installed are skipped.
 from __future__ import annotations
 
 import statistics
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from xpnn.fused import team
 
 import peers
 from workloads import WORKLOADS
@@ -54,11 +51,7 @@ PAIRS = {"seed": 100, "mnist": 9, "wide": 7}
 # pairs, minutes earlier, gave 0.99x). The others, and every peer on the seed net, trail by
 # 2x or more (the tables).
 RIVALS = {"seed": (), "mnist": ("pytorch", "jax_jit", "keras_jax")}
-RIVALS["wide"] = RIVALS["mnist"]
-# Before each rival's epoch xpnn's team is told to sleep (fused/team.py ``rest``): its threads
-# spin 20-30 ms after their last task, and would share the two cores with the rival's
-# meanwhile. Not a pause: on this VM an idle vCPU takes milliseconds to wake (a seed-net
-# predict after 50 ms of sleep took 10 ms, xpnn's and PyTorch's alike, against 0.2-0.3 ms).
+RIVALS["wide"] = RIVALS["mnist"]  # each after xpnn's team is told to sleep (peers.take_turns)
 
 
 @pytest.mark.parametrize("name", list(WORKLOADS))
@@ -79,24 +72,10 @@ def test_xpnn_against_floor(
     w = WORKLOADS[name]
     x, y = workload_data(name, small)
     contestants = {"floor": peers.make_floor(w, x, y), "xpnn": peers.make_xpnn(w, x, y)}
-    for rival in RIVALS[name]:
-        try:
-            contestants[rival] = CONTESTANTS[rival](w, x, y, small, request)
-        except pytest.skip.Exception:  # not installed
-            continue
-    times: dict[str, list[float]] = {key: [] for key in contestants}
-
-    def pair() -> None:
-        for key, epoch in contestants.items():
-            if key not in ("floor", "xpnn"):
-                team.rest()
-            start = time.perf_counter()
-            epoch()
-            times[key].append(time.perf_counter() - start)
-
+    rivals = {key: CONTESTANTS[key] for key in RIVALS[name]}
+    contestants.update(peers.installed(rivals, w, x, y, small, request))
     benchmark.group = f"xpnn, the floor and the rivals in turn: {name} (seconds per round)"
-    benchmark.pedantic(pair, rounds=PAIRS[name], iterations=1, warmup_rounds=1)
-    timed = {key: t[-PAIRS[name] :] for key, t in times.items()}  # after the warm-up round
+    timed = peers.take_turns(benchmark, contestants, PAIRS[name], ours=("floor",))
     ratios = [a / b for a, b in zip(timed["xpnn"], timed["floor"])]
     benchmark.extra_info.update(
         workload=name, xpnn_over_floor_median=statistics.median(ratios), **timed
