@@ -151,6 +151,22 @@ def test_bias_and_activation(twins: Twins, dtype: Any, name: str, batch: int) ->
         assert_close(a_fast, a_ref)
 
 
+@NUMBA
+@pytest.mark.parametrize("columns", [17, 80], ids=["narrow", "wide"])  # one loop for each
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bias_relu_in_place(dtype: Any, columns: int) -> None:
+    """A training stack's ReLU layer keeps ``a`` in ``z``'s buffer (layers.DenseStack, CPU
+    only): with ``out`` the very array ``z``, it ends up holding the reference's ``a``, bit for
+    bit."""
+    z, b = logits(dtype, (33, columns), seed=5), logits(dtype, (1, columns), seed=6)[0]
+    shared = z.copy()
+    assert fused.cpu.bias_relu(shared, b, shared) is shared
+    z_ref, a_ref = z.copy(), np.empty_like(z)
+    z_ref += b
+    np.maximum(z_ref, 0.0, out=a_ref)  # the reference: activations.relu
+    assert_same(shared, a_ref)
+
+
 @pytest.mark.parametrize("shape", [(33, 17), (130, 3), (1, 1)])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_softmax_forward(twins: Twins, dtype: Any, shape: tuple[int, int]) -> None:

@@ -402,6 +402,18 @@ def test_what_the_stack_cannot_take_runs_through_the_chain(
     assert np.isfinite(history["loss"]).all() and np.isfinite(predicted).all()
 
 
+def test_training_stack_keeps_relu_outputs_in_the_product_buffer() -> None:
+    """In a training stack a ReLU layer's ``z`` is its ``a`` (one buffer, written in place);
+    other activations, and every layer of an inference stack, keep the two apart."""
+    model = Sequential([Input((6,)), Dense(7, "relu"), Dense(5, "sigmoid"), Dense(2)], seed=1)
+    for learning in (True, False):
+        spaces = [layer.workspace(8, np, np.float32, i > 0) for i, layer in enumerate(model.layers)]
+        made = chain(model.layers, spaces, learning)
+        assert type(made) is DenseStack
+        assert [ws.z is ws.a for ws in spaces] == [learning, False, True]  # linear: always one
+        assert [z is a for z, a in zip(made.zs, made.As)] == [learning, False, True]
+
+
 def test_stack_falls_back_call_by_call() -> None:
     """A forward or backward the kernels cannot take (another layout or dtype) runs the plain
     chain, and the next one they can take runs compiled again, with the chain's numbers."""

@@ -320,6 +320,16 @@ class DenseStack(Chain):
         self.codes, self.dtype = codes, dtype
         self.widest = max(layer.units for layer in layers)
         none = np.zeros(0, dtype=dtype)
+        if training:
+            # A ReLU layer's backward needs only the mask ``a > 0``, the same as ``z > 0``: in
+            # training its ``z`` lives in ``a``'s buffer (``bias_relu`` in place), which saves a
+            # pass of writes over the layer's output and the buffer itself (benchmarks/README.md,
+            # 2026-12-02 14:30). The plain chain, run where an input or ``delta`` does not suit
+            # the compiled one, works on the shared buffer alike. Inference keeps ``z`` apart:
+            # predict's search for NaN reads the first layer's product (``first_product``).
+            for ws, code in zip(spaces, codes):
+                if code == cpu.RELU:
+                    ws.z = ws.a
         self.Ws = tuple(layer.kernel for layer in layers)
         self.bs = tuple(layer.bias if layer.use_bias else none for layer in layers)
         self.zs = tuple(ws.z for ws in spaces)
@@ -334,7 +344,8 @@ class DenseStack(Chain):
 
     @property
     def first_product(self) -> Any:
-        """The first layer's ``x @ W + b`` of the last forward (either path writes it)."""
+        """The first layer's ``x @ W + b`` of the last forward (either path writes it; an
+        inference stack's: in training a ReLU layer's ``z`` is its ``a``)."""
         return self.zs[0]
 
     def _takes(self, a: Any) -> bool:
