@@ -49,13 +49,16 @@ CONTESTANTS = {  # what each needs imported before the baseline, and its maker i
 }
 
 
-def expected_working_set(w: Any, n: int, itemsize: int = 4) -> dict[str, int]:
+def expected_working_set(
+    w: Any, n: int, itemsize: int = 4, compiled: bool = True
+) -> dict[str, int]:
     """What xpnn's ``fit`` of workload ``w`` on ``n`` samples must hold, in bytes, counted from
     the shapes: ``data`` (x in the model's float dtype, y as int64 labels), ``parameters``
     (parameters, gradients and Adam's m and v, four flat buffers of every weight) and
     ``buffers`` (the step's workspaces, one set per batch size the epoch meets: the batch's x
-    and y, each layer's z and a, shared for a linear layer, dx for all but the first layer
-    (nobody needs the input's gradient), and dL/d(output))."""
+    and y, each layer's z and a, dx for all but the first layer (nobody needs the input's
+    gradient), and dL/d(output)). ``z`` and ``a`` are one buffer for a linear layer, and for a
+    ReLU layer too where the step runs ``compiled`` (numba's Dense stack, layers/dense.py)."""
     if w.binary:
         raise ValueError(f"expected_working_set counts integer labels; {w.name} is binary.")
     u = w.units
@@ -64,8 +67,8 @@ def expected_working_set(w: Any, n: int, itemsize: int = 4) -> dict[str, int]:
     for s in set(w.batch_sizes(n)):
         floats = s * u[0] + s * u[-1]  # x, delta
         for i, (a, b) in enumerate(zip(u, u[1:])):
-            linear = i == len(u) - 2  # the logits layer: its a is its z
-            floats += s * b * (1 if linear else 2) + (s * a if i > 0 else 0)  # z, a, dx
+            one = i == len(u) - 2 or (compiled and w.activation == "relu")  # z is a
+            floats += s * b * (1 if one else 2) + (s * a if i > 0 else 0)  # z, a, dx
         buffers += floats * itemsize + s * 8  # y: int64 labels
     return {
         "data": n * u[0] * itemsize + n * 8,
@@ -118,6 +121,8 @@ def measure(
     out["rss_imports"] = status_bytes("VmRSS")
     if traced:
         tracemalloc.start()
+    if contestant == "xpnn":  # whether its step runs compiled (expected_working_set)
+        out["compiled"] = bool(importlib.import_module("xpnn.fused.cpu").STACK_ENABLED)
     x, y = w.data(small)
     out.update(samples=int(x.shape[0]), data_bytes=int(x.nbytes + y.nbytes))
     out["rss_data"] = status_bytes("VmRSS")

@@ -146,7 +146,9 @@ def test_fit_memory(
     if "traced_data" in figures:  # tracemalloc saw the data made, to the byte or nearly
         assert abs(figures["traced_data"] - figures["data_bytes"]) < 0.01 * figures["data_bytes"]
     if mode == "warm_traced":
-        expected = memory_worker.expected_working_set(w, figures["samples"])
+        expected = memory_worker.expected_working_set(
+            w, figures["samples"], compiled=figures["compiled"]
+        )
         figures["expected"] = expected
         figures["ratio"] = figures["traced_first"] / sum(expected.values())
     benchmark.extra_info.update(figures, unit="seconds per worker process")

@@ -44,16 +44,27 @@ def check_kernel_form(value: Any, argument: str) -> str | None:
 
 
 class _Buffers:
-    """A Dense layer's step buffers at one batch size."""
+    """A Dense layer's step buffers at one batch size. ``z`` is made on first use: a training
+    stack's ReLU layer keeps it in ``a``'s buffer (DenseStack) and never makes one."""
 
-    __slots__ = ("x", "z", "a", "dx")
+    __slots__ = ("x", "_z", "a", "dx")
 
     def __init__(self, batch: int, input_dim: int, units: int, linear: bool, xp: Any, dtype: Any):
         self.x: Any = None  # the input of the last forward (a buffer of the layer before)
-        self.z = xp.empty((batch, units), dtype=dtype)
+        self.a = xp.empty((batch, units), dtype=dtype)
         # a linear layer's activation is its z: share the buffer instead of copying
-        self.a = self.z if linear else xp.empty_like(self.z)
+        self._z = self.a if linear else None
         self.dx = None if input_dim is None else xp.empty((batch, input_dim), dtype=dtype)
+
+    @property
+    def z(self) -> Any:
+        if self._z is None:
+            self._z = array_module(self.a).empty_like(self.a)
+        return self._z
+
+    @z.setter
+    def z(self, value: Any) -> None:
+        self._z = value
 
 
 class Dense(Layer):
@@ -300,7 +311,8 @@ class DenseStack(Chain):
             codes.append(code)
         dtype = layers[0].kernel.dtype
         arrays = [p for layer in layers for p in layer.params + layer.grads]
-        arrays += [a for ws in spaces for a in (ws.z, ws.a, ws.dx) if a is not None]
+        # (``z``, made on first use, takes ``a``'s type and layout)
+        arrays += [a for ws in spaces for a in (ws.a, ws.dx) if a is not None]
         for a in arrays:
             if type(a) is not np.ndarray or not a.flags.c_contiguous or a.dtype != dtype:
                 return None
