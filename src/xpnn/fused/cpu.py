@@ -293,7 +293,7 @@ if ENABLED:
     @_jit
     def bias_relu(z: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
         """``z += b; out = max(z, 0)``: in one pass along rows wide enough to vectorise. ``out``
-        may be ``z`` itself (a training workspace's ReLU layer: Dense.workspace), which then
+        may be ``z`` itself (a ReLU layer of a training stack: layers.DenseStack), which then
         ends up holding ``max(z + b, 0)``."""
         if out.ctypes.data == z.ctypes.data:
             _bias_relu_inplace(z, b)
