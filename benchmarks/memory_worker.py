@@ -118,11 +118,11 @@ def measure(
         getattr(peers, maker)(w, *w.data(small=True))()
         gc.collect()
     out: dict = {"contestant": contestant, "workload": workload}
+    if contestant == "xpnn":  # whether its step runs compiled (expected_working_set)
+        out["compiled"] = bool(importlib.import_module("xpnn.fused.cpu").STACK_ENABLED)
     out["rss_imports"] = status_bytes("VmRSS")
     if traced:
         tracemalloc.start()
-    if contestant == "xpnn":  # whether its step runs compiled (expected_working_set)
-        out["compiled"] = bool(importlib.import_module("xpnn.fused.cpu").STACK_ENABLED)
     x, y = w.data(small)
     out.update(samples=int(x.shape[0]), data_bytes=int(x.nbytes + y.nbytes))
     out["rss_data"] = status_bytes("VmRSS")

@@ -276,29 +276,18 @@ if ENABLED:
                 z[r, c] += b[c]
 
     @_jit
-    def _bias_relu_inplace(z: np.ndarray, b: np.ndarray) -> None:
-        """``z = max(z + b, 0)`` in one array: with ``out`` an alias of ``z``, the two-array
-        loop below is not vectorised (LLVM must keep both stores in order)."""
-        if z.shape[1] >= 64:
-            for r in range(z.shape[0]):
-                zr = z[r]
-                for c in range(z.shape[1]):
-                    zr[c] = _relu(zr[c] + b[c])
-            return
-        _add_bias(z, b)
-        zf = z.reshape(-1)
-        for i in range(zf.size):
-            zf[i] = _relu(zf[i])
-
-    @_jit
     def bias_relu(z: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
         """``z += b; out = max(z, 0)``: in one pass along rows wide enough to vectorise. ``out``
         may be ``z`` itself (a ReLU layer of a training stack: layers.DenseStack), which then
-        ends up holding ``max(z + b, 0)``."""
-        if out.ctypes.data == z.ctypes.data:
-            _bias_relu_inplace(z, b)
-            return out
+        ends up holding ``max(z + b, 0)``; on wide rows that case gets a loop over one array,
+        since with ``out`` an alias of ``z`` LLVM does not vectorise the two-array one."""
         if z.shape[1] >= 64:
+            if out.ctypes.data == z.ctypes.data:
+                for r in range(z.shape[0]):
+                    zr = z[r]
+                    for c in range(z.shape[1]):
+                        zr[c] = _relu(zr[c] + b[c])
+                return out
             for r in range(z.shape[0]):
                 for c in range(z.shape[1]):
                     v = z[r, c] + b[c]
